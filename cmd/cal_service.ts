@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// cal_service <role>: one executable, one role per process.
+import { readFileSync } from "node:fs";
+import { runApi, runMigrate, type Stop } from "../internal/app/roles.js";
+import { onShutdownSignal } from "../internal/app/shutdown.js";
+import { loadConfig, variables } from "../internal/config/config.js";
+import { createLogger } from "../internal/log/logger.js";
+
+const USAGE = `Usage: cal_service <role>
+
+Roles:
+  api        serve the calendar API (gRPC, gRPC-Web, Connect) with metrics and health checks
+  scheduler  publish due reminders to RabbitMQ and delete old events
+  sender     deliver reminders from RabbitMQ
+  all        every role in one process (the default for \`npm start\`)
+  migrate    apply pending database migrations and exit
+
+Options:
+  --help     show this text
+  --version  print the version
+
+Configuration comes from environment variables:
+${variables.map((v) => `  ${v.name.padEnd(20)} ${v.description} Default: ${v.default}`).join("\n")}
+`;
+
+function version(): string {
+  // From source this file is cmd/cal_service.ts; built, dist/cmd/cal_service.js.
+  for (const relative of ["../package.json", "../../package.json"]) {
+    try {
+      return JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")).version;
+    } catch {}
+  }
+  return "unknown";
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [role, ...rest] = argv;
+  if (role === undefined || role === "--help" || role === "-h" || role === "help") {
+    process.stdout.write(USAGE);
+    return role === undefined ? 2 : 0;
+  }
+  if (role === "--version" || role === "-v") {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (rest.length > 0) {
+    process.stderr.write(`cal_service: unexpected arguments after "${role}": ${rest.join(" ")}\n`);
+    return 2;
+  }
+
+  const config = loadConfig(process.env);
+  if (!config.ok) {
+    process.stderr.write(`cal_service: invalid configuration: ${config.error}\n`);
+    return 2;
+  }
+  const logger = createLogger(config.value.logLevel).child({ role });
+
+  let stop: Stop;
+  switch (role) {
+    case "api":
+    case "all":
+      stop = await runApi(config.value, logger);
+      break;
+    case "migrate":
+      await runMigrate(config.value, logger);
+      return 0;
+    case "scheduler":
+    case "sender":
+      process.stderr.write(`cal_service: the ${role} role is not implemented yet\n`);
+      return 1;
+    default:
+      process.stderr.write(`cal_service: unknown role "${role}"\n\n${USAGE}`);
+      return 2;
+  }
+  onShutdownSignal(logger, config.value.api.shutdownTimeoutMs + 5000, stop);
+  return -1; // keep running until a signal
+}
+
+// A rejection nobody handled is a bug; log it where operators look, then let
+// the process die and be restarted rather than run on in an unknown state.
+process.on("unhandledRejection", (reason) => {
+  process.stderr.write(
+    `${JSON.stringify({ level: "fatal", msg: "unhandled rejection", err: String((reason as Error)?.stack ?? reason) })}\n`,
+  );
+  process.exit(1);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `cal_service: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,105 @@
+// One TCP port for HTTP/1.1 and cleartext HTTP/2 (h2c with prior knowledge).
+//
+// Node's HTTP/2 server only falls back to HTTP/1.1 over TLS (via ALPN), and
+// gRPC clients speak h2c while curl, browsers and Prometheus speak HTTP/1.1.
+// So we accept every connection on an ordinary http.Server, look at its
+// first bytes, and hand it to an internal HTTP/2 server when they are the
+// HTTP/2 connection preface. Both servers call the same request handler.
+import http from "node:http";
+import http2 from "node:http2";
+import type { Socket } from "node:net";
+
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+const SNIFF_TIMEOUT_MS = 10_000;
+
+/**
+ * The handler Fastify passes to its serverFactory. It is typed for HTTP/1.1
+ * but works on HTTP/2's compatibility request/response just the same (that
+ * is what Fastify's own `http2: true` mode feeds it).
+ */
+type Handler = http.RequestListener;
+
+export interface OnePortServer extends http.Server {
+  /** Fastify calls this on close: ask every HTTP/2 client to go away gracefully. */
+  closeHttp2Sessions(): void;
+}
+
+export function createOnePortServer(
+  handler: Handler,
+  options: { http2SessionTimeoutMs: number },
+): OnePortServer {
+  const h1 = http.createServer(handler) as OnePortServer;
+  const h2 = http2.createServer(
+    {},
+    handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
+
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    // An idle client must not keep the process from shutting down forever.
+    session.setTimeout(options.http2SessionTimeoutMs, () => session.close());
+  });
+  h1.closeHttp2Sessions = () => {
+    for (const session of sessions) session.close();
+  };
+
+  // Replace http.Server's own connection listener with one that sniffs first.
+  const [h1ConnectionListener] = h1.listeners("connection") as ((socket: Socket) => void)[];
+  if (!h1ConnectionListener) throw new Error("http.Server has no connection listener to wrap");
+  h1.removeAllListeners("connection");
+  h1.on("connection", (socket: Socket) => {
+    sniffProtocol(socket, (isHttp2, firstBytes) => {
+      if (isHttp2) {
+        // The HTTP/2 session reads what is buffered on the socket first.
+        socket.pause();
+        socket.unshift(firstBytes);
+        h2.emit("connection", socket);
+      } else {
+        // The HTTP/1.1 parser reads straight from the socket's handle and
+        // would never see bytes put back into the stream; hand them to its
+        // data listener instead.
+        h1ConnectionListener.call(h1, socket);
+        socket.emit("data", firstBytes);
+      }
+    });
+  });
+  return h1;
+}
+
+/**
+ * Reads until the bytes either match the whole HTTP/2 preface or stop
+ * matching it, and reports which protocol it is along with the bytes read.
+ */
+function sniffProtocol(
+  socket: Socket,
+  decided: (isHttp2: boolean, firstBytes: Buffer) => void,
+): void {
+  let seen = Buffer.alloc(0);
+  const stopSniffing = () => {
+    clearTimeout(silenceTimer);
+    socket.removeListener("data", onData);
+    socket.removeListener("end", onGone);
+    socket.removeListener("error", onGone);
+  };
+  const onData = (chunk: Buffer) => {
+    seen = Buffer.concat([seen, chunk]);
+    const compared = Math.min(seen.length, HTTP2_PREFACE.length);
+    const matchesSoFar = seen.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared));
+    if (matchesSoFar && compared < HTTP2_PREFACE.length) return; // need more bytes
+    stopSniffing();
+    decided(matchesSoFar, seen);
+  };
+  // Until a server owns the socket, nobody else would handle its errors, and
+  // an unhandled socket error takes the whole process down.
+  const onGone = () => {
+    stopSniffing();
+    socket.destroy();
+  };
+  // A client that connects and never speaks must not hold a socket forever.
+  const silenceTimer = setTimeout(onGone, SNIFF_TIMEOUT_MS);
+  socket.on("data", onData);
+  socket.once("end", onGone);
+  socket.once("error", onGone);
+}

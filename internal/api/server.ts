@@ -1,0 +1,170 @@
+// The api role: Fastify on one port, serving the Connect routes (gRPC,
+// gRPC-Web, Connect JSON/binary), Prometheus metrics and health checks.
+import type { ConnectRouter } from "@connectrpc/connect";
+import { createContextValues } from "@connectrpc/connect";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import fastifyMetricsModule from "fastify-metrics";
+import client from "prom-client";
+import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import type { Logger } from "../log/logger.js";
+import type { EventStore } from "../store/store.js";
+import { calendarService } from "./calendar_service.js";
+import { type CallInfo, kCallInfo, protocolOf } from "./context.js";
+import { healthService, registerHealthRoutes, storeReadiness } from "./health.js";
+import { hideUnexpectedErrors } from "./interceptors/hide_unexpected_errors.js";
+import { observeCalls } from "./interceptors/observe_calls.js";
+import { requireUserId } from "./interceptors/require_user_id.js";
+import { codeName, createRpcMetrics } from "./metrics.js";
+import { createOnePortServer } from "./one_port.js";
+
+// fastify-metrics is CommonJS with an `exports.default`.
+const fastifyMetrics = fastifyMetricsModule.default;
+
+/** Largest request body accepted; larger ones get RESOURCE_EXHAUSTED. */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+export interface ApiServerOptions {
+  store: EventStore;
+  logger: Logger;
+  /** In-flight calls get this long to finish once close() is called. */
+  shutdownTimeoutMs: number;
+}
+
+export interface ApiServer {
+  app: FastifyInstance;
+  /** Listens and resolves with the URL clients use, e.g. http://127.0.0.1:8080. */
+  listen(host: string, port: number): Promise<string>;
+  /** Stops accepting, lets in-flight calls finish (up to the timeout), then closes. */
+  close(): Promise<void>;
+}
+
+export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { store, logger, shutdownTimeoutMs } = options;
+  let shuttingDown = false;
+
+  const app = fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One log line per RPC comes from the observeCalls interceptor; Fastify's
+    // own request logging would double it.
+    logController: new LogController({ disableRequestLogging: true }),
+    serverFactory: (handler) => createOnePortServer(handler, { http2SessionTimeoutMs: 120_000 }),
+    forceCloseConnections: "idle",
+    return503OnClosing: true,
+  });
+
+  // Calls that Connect rejects before any interceptor runs (undecodable
+  // body, body too large, wrong content type) still get their log line and
+  // metric here, from the HTTP response.
+  const callInfos = new WeakMap<FastifyRequest, CallInfo>();
+  const callInfoFor = (req: FastifyRequest): CallInfo => {
+    const info: CallInfo = {
+      protocol: protocolOf(req.headers["content-type"]),
+      peer: req.socket.remoteAddress,
+      userAgent: req.headers["user-agent"],
+      observed: false,
+    };
+    callInfos.set(req, info);
+    return info;
+  };
+
+  await app.register(fastifyMetrics, {
+    endpoint: "/metrics",
+    // Tests start several servers in one process; each takes over the registry.
+    clearRegisterOnInit: true,
+    routeMetrics: { enabled: true, registeredRoutesOnly: true },
+  });
+  const rpcMetrics = createRpcMetrics(client.register);
+
+  const readiness = storeReadiness(
+    () => store.ping(),
+    () => shuttingDown,
+  );
+  registerHealthRoutes(app, readiness);
+
+  await app.register(fastifyConnectPlugin, {
+    routes: (router: ConnectRouter) => {
+      router.service(CalendarService, calendarService(store));
+      router.service(Health, healthService(readiness));
+    },
+    interceptors: [
+      observeCalls(logger, rpcMetrics),
+      hideUnexpectedErrors(logger),
+      requireUserId(CalendarService.typeName),
+    ],
+    readMaxBytes: MAX_REQUEST_BYTES,
+    contextValues: (req) => createContextValues().set(kCallInfo, callInfoFor(req)),
+    shutdownTimeoutMs,
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const info = callInfos.get(req);
+    if (!info || info.observed) return;
+    const [, service = "unknown", method = "unknown"] = req.url.split(/[/?]/);
+    const grpcStatus = reply.getHeader("grpc-status") ?? reply.raw.getHeader?.("grpc-status");
+    const code =
+      grpcStatus !== undefined
+        ? codeName(Number(grpcStatus))
+        : codeFromConnectStatus(reply.statusCode);
+    rpcMetrics.observe(service, method, code, reply.elapsedTime / 1000);
+    logger.info(
+      {
+        method: `${service}/${method}`,
+        protocol: info.protocol,
+        code,
+        httpStatus: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 1e3) / 1e3,
+        peer: info.peer,
+        userAgent: info.userAgent,
+      },
+      "rpc rejected before reaching its handler",
+    );
+  });
+
+  return {
+    app,
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const address = app.server.address();
+      if (address === null || typeof address === "string")
+        throw new Error("api is not listening on TCP");
+      const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      return `http://${shownHost}:${address.port}`;
+    },
+    async close() {
+      shuttingDown = true;
+      await app.close();
+    },
+  };
+}
+
+/**
+ * The Connect protocol's HTTP status for each code, read backwards. Only a
+ * few codes can happen before a handler runs: a body that does not decode
+ * (400), one that is too large (429), an unknown route or content type.
+ */
+const CONNECT_STATUS_CODES: Record<number, string> = {
+  200: "ok",
+  400: "invalid_argument",
+  401: "unauthenticated",
+  403: "permission_denied",
+  404: "unimplemented",
+  409: "aborted",
+  413: "resource_exhausted",
+  415: "unimplemented",
+  429: "resource_exhausted",
+  499: "canceled",
+  501: "unimplemented",
+  503: "unavailable",
+  504: "deadline_exceeded",
+};
+
+function codeFromConnectStatus(status: number): string {
+  return CONNECT_STATUS_CODES[status] ?? (status >= 500 ? "internal" : "unknown");
+}

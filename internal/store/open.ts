@@ -1,0 +1,63 @@
+// Turns the STORAGE settings into a ready EventStore: memory, a Postgres
+// server (DATABASE_URL), or the embedded PGlite under DATA_DIR. The roles in
+// internal/app use this and nothing below it.
+import type { Sql } from "postgres";
+import type { StorageConfig } from "../config/config.js";
+import type { Logger } from "../log/logger.js";
+import { MemoryEventStore } from "./memory/memory_store.js";
+import { openDatabase, type PostgresStorage } from "./postgres/connect.js";
+import { runMigrations } from "./postgres/migrate.js";
+import { PostgresEventStore } from "./postgres/postgres_store.js";
+import { type Clock, type EventStore, systemClock } from "./store.js";
+
+export interface OpenedStore {
+  store: EventStore;
+  /** The pool behind a Postgres store, for other parts that need the database. */
+  sql?: Sql;
+  /** Releases everything opened here: the pool and the embedded database. */
+  close(): Promise<void>;
+}
+
+export async function openEventStore(
+  storage: StorageConfig,
+  logger: Logger,
+  clock: Clock = systemClock,
+): Promise<OpenedStore> {
+  if (storage.kind === "memory") {
+    const store = new MemoryEventStore({ clock });
+    logger.warn("events are kept in memory and lost when the process exits (STORAGE=memory)");
+    return { store, close: () => store.close() };
+  }
+
+  const database = await openDatabase(storage, logger);
+  try {
+    // The embedded database belongs to this process alone, so nobody else
+    // could migrate it: always bring it up to date.
+    if (database.embedded || storage.migrateOnStart) {
+      await runMigrations(database.sql, logger);
+    }
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const store = new PostgresEventStore(database.sql, { clock });
+  return { store, sql: database.sql, close: () => database.close() };
+}
+
+/** The `migrate` role: apply pending migrations, then let go of the database. */
+export async function migrateDatabase(
+  storage: PostgresStorage,
+  logger: Logger,
+): Promise<{ applied: string[] }> {
+  const database = await openDatabase({ ...storage, poolMax: 1 }, logger);
+  try {
+    const result = await runMigrations(database.sql, logger);
+    logger.info(
+      { applied: result.applied },
+      result.applied.length > 0 ? "migrations applied" : "database already up to date",
+    );
+    return result;
+  } finally {
+    await database.close();
+  }
+}

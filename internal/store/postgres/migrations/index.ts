@@ -1,0 +1,8 @@
+// Every migration, in the order they are applied. Migrations are TypeScript
+// modules holding their SQL as a string rather than .sql files: tsc does not
+// copy .sql files into dist/, and a module is found the same way from source
+// (tsx) and from the build, with no path arithmetic at run time.
+import type { Migration } from "../migrate.js";
+import { migration0001 } from "./0001_events.js";
+
+export const migrations: readonly Migration[] = [migration0001];

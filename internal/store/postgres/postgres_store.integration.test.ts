@@ -1,0 +1,321 @@
+// The Postgres store against a real server (npm run test:integration):
+//   DATABASE_URL=postgres://root@127.0.0.1:5432/test npx tsx --test <this file>
+// Each run works in schemas of its own (cal_test_<random>...), dropped at the
+// end, so runs never see each other's tables or the database's own.
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import postgres, { type Sql } from "postgres";
+import { silentLogger } from "../../log/logger.js";
+import { StoreUnavailableError } from "../store.js";
+import { ManualClock, runEventStoreContract } from "../testing/contract.js";
+import { connectWithRetry, DatabaseConnectError, serverPoolOptions } from "./connect.js";
+import { isConnectionError } from "./errors.js";
+import { type Migration, MigrationError, runMigrations } from "./migrate.js";
+import { migration0001 } from "./migrations/0001_events.js";
+import { PostgresEventStore } from "./postgres_store.js";
+import { runPostgresStoreChecks } from "./testing/store_checks.js";
+import { TcpProxy } from "./testing/tcp_proxy.js";
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  throw new Error(
+    "DATABASE_URL is not set. The integration tests need a Postgres server with the " +
+      "btree_gist extension available, e.g. " +
+      "DATABASE_URL=postgres://root@127.0.0.1:5432/test npm run test:integration",
+  );
+}
+const url: string = databaseUrl;
+const logger = silentLogger();
+const runId = randomBytes(4).toString("hex");
+
+// Connections for housekeeping: creating and dropping the test schemas.
+const admin = postgres(url, { max: 1, onnotice: () => {} });
+const schemas: string[] = [];
+const pools: Sql[] = [];
+
+const schemaName = (label: string) => `cal_test_${runId}_${label}`;
+
+/** A fresh, empty schema, first on the search_path of every pool opened for it. */
+async function newSchema(label: string): Promise<string> {
+  const schema = schemaName(label);
+  await admin`create schema ${admin(schema)}`;
+  schemas.push(schema);
+  return schema;
+}
+
+/**
+ * A pool whose connections look in `schema` first, then in public, where
+ * btree_gist lives (see the root before hook).
+ */
+function pool(schema: string, max = 10, target = url): Sql {
+  const options = serverPoolOptions(logger, max);
+  const sql = postgres(target, {
+    ...options,
+    connection: { ...options.connection, search_path: `${schema},public` },
+  });
+  pools.push(sql);
+  return sql;
+}
+
+before(async () => {
+  // An extension belongs to the whole database but its objects to one schema.
+  // Installed into a per-run schema, it would vanish with that schema while
+  // other runs rely on it: put it in public once, for everyone.
+  await admin`create extension if not exists btree_gist with schema public`;
+});
+
+after(async () => {
+  await Promise.all(pools.map((sql) => sql.end({ timeout: 1 })));
+  for (const schema of schemas) await admin`drop schema if exists ${admin(schema)} cascade`;
+  await admin.end();
+});
+
+// The schema the contract suite and the checks on its data use.
+const mainSchema = schemaName("main");
+let mainSql: Promise<Sql> | undefined;
+function mainPool(): Promise<Sql> {
+  mainSql ??= (async () => {
+    const sql = pool(await newSchema("main"));
+    await runMigrations(sql, logger);
+    return sql;
+  })();
+  return mainSql;
+}
+
+runEventStoreContract("postgres (server)", async (clock) => {
+  const store = new PostgresEventStore(await mainPool(), { clock });
+  // The pool is shared with the tests below and ended in the root after hook.
+  return { store, dispose: async () => {} };
+});
+
+runPostgresStoreChecks("server", mainPool);
+
+const HOUR = 3_600_000;
+
+function event(start: string, durationMs: number) {
+  return {
+    title: "Meeting",
+    start: new Date(start),
+    durationMs,
+    description: undefined,
+    notifyBeforeMs: undefined,
+  };
+}
+
+describe("the constraints as the backstop", () => {
+  // A writer that bypasses the store, and so its per-user lock, holds an
+  // uncommitted row while the store creates an event. The store's checks
+  // cannot see that row; its insert waits on it and fails once the row is
+  // committed (23P01 / 23505). The store must then answer as if it had seen
+  // the row in the first place, and never throw.
+  async function createBehindBypassingWriter(rawId: string, storeId: string) {
+    const sql = await mainPool();
+    const store = new PostgresEventStore(sql, { clock: new ManualClock().read });
+    const bypassing = pool(mainSchema, 1);
+    const user = `user-${randomUUID()}`;
+    let created: ReturnType<typeof store.createEvent> | undefined;
+    await bypassing.begin(async (tx) => {
+      await tx`
+        insert into events (user_id, id, title, start_time, end_time,
+                            created_at, updated_at, version)
+        values (${user}, ${rawId}, 'Meeting', '2026-08-01T09:00:00Z', '2026-08-01T10:00:00Z',
+                now(), now(), 1)`;
+      created = store.createEvent(user, storeId, event("2026-08-01T09:00:00Z", HOUR));
+      // Time for the store's insert to start waiting on our row; then commit.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    });
+    assert.ok(created);
+    const result = await created;
+    const [row] = await sql<{ count: number }[]>`
+      select count(*)::int as count from events where user_id = ${user}`;
+    return { result, rows: row?.count };
+  }
+
+  it("answers an exclusion violation with Overlap naming the committed event", async () => {
+    const rawId = randomUUID();
+    const { result, rows } = await createBehindBypassingWriter(rawId, randomUUID());
+    assert.deepEqual(result, { ok: false, error: { kind: "overlap", conflictingId: rawId } });
+    assert.equal(rows, 1);
+  });
+
+  it("answers a unique violation with the committed event (same content)", async () => {
+    const id = randomUUID();
+    const { result, rows } = await createBehindBypassingWriter(id, id);
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.value.id, id);
+    assert.equal(result.value.title, "Meeting");
+    assert.equal(rows, 1);
+  });
+});
+
+describe("migrations on a server", () => {
+  async function tables(sql: Sql): Promise<string[]> {
+    const rows = await sql<{ name: string }[]>`
+      select table_name as name from information_schema.tables
+      where table_schema = current_schema() order by table_name`;
+    return rows.map((row) => row.name);
+  }
+
+  it("applies each version once, however often and however concurrently it runs", async () => {
+    const schema = await newSchema("concurrent");
+    const runners = [pool(schema, 1), pool(schema, 1), pool(schema, 1)];
+    const results = await Promise.all(runners.map((sql) => runMigrations(sql, logger)));
+    const appliedBy = results.map((r) => r.applied);
+    assert.equal(appliedBy.filter((a) => a.length > 0).length, 1, JSON.stringify(appliedBy));
+    assert.deepEqual(appliedBy.flat(), ["0001_events"]);
+
+    const [first] = runners;
+    assert.ok(first);
+    assert.deepEqual(await runMigrations(first, logger), { applied: [] });
+    const recorded = await first<{ version: number; name: string; checksum: string }[]>`
+      select version, name, checksum from schema_migrations`;
+    assert.equal(recorded.length, 1);
+    assert.equal(recorded[0]?.name, "0001_events");
+    assert.match(recorded[0]?.checksum ?? "", /^[0-9a-f]{64}$/);
+    assert.deepEqual(await tables(first), ["events", "schema_migrations"]);
+  });
+
+  it("leaves the schema as it was when a migration fails, and names the file", async () => {
+    const sql = pool(await newSchema("failing"), 1);
+    const broken: Migration = {
+      version: 2,
+      name: "0002_broken",
+      sql: `
+        create table half_done (x int);
+        alter table events add column half_done int;
+        select 1 / 0;`,
+    };
+    await assert.rejects(runMigrations(sql, logger, [migration0001, broken]), (error: unknown) => {
+      assert.ok(error instanceof MigrationError);
+      assert.match(error.message, /migrations\/0002_broken\.ts failed/);
+      assert.match(error.message, /division by zero/);
+      return true;
+    });
+    // 0001 went through in its own transaction; nothing of 0002 did.
+    assert.deepEqual(await tables(sql), ["events", "schema_migrations"]);
+    const columns = await sql`
+      select 1 from information_schema.columns
+      where table_schema = current_schema() and table_name = 'events' and column_name = 'half_done'`;
+    assert.equal(columns.length, 0);
+    const versions = await sql<{ version: number }[]>`select version from schema_migrations`;
+    assert.deepEqual(
+      versions.map((row) => row.version),
+      [1],
+    );
+
+    // A fixed migration 2 then applies normally.
+    const fixed: Migration = {
+      ...broken,
+      name: "0002_fixed",
+      sql: "create table half_done (x int)",
+    };
+    assert.deepEqual(await runMigrations(sql, logger, [migration0001, fixed]), {
+      applied: ["0002_fixed"],
+    });
+  });
+
+  it("refuses to run when an applied migration was edited", async () => {
+    const sql = pool(await newSchema("edited"), 1);
+    await runMigrations(sql, logger);
+    const edited: Migration = { ...migration0001, sql: `${migration0001.sql}\n-- edited` };
+    await assert.rejects(runMigrations(sql, logger, [edited]), /0001_events\.ts was changed/);
+  });
+});
+
+describe("connecting to a server", () => {
+  it("gives up at once, without retrying, when the database does not exist", async () => {
+    const target = new URL(url);
+    target.pathname = `/no_such_database_${runId}`;
+    const started = performance.now();
+    await assert.rejects(
+      connectWithRetry(target.toString(), serverPoolOptions(logger, 1), 30_000, logger),
+      (error: unknown) => {
+        assert.ok(error instanceof DatabaseConnectError);
+        assert.match(error.message, /refused the connection: database .* does not exist/);
+        return true;
+      },
+    );
+    assert.ok(performance.now() - started < 2_000);
+  });
+});
+
+describe("an outage between the store and the server", () => {
+  it("fails calls fast with StoreUnavailableError, then recovers without reopening", async () => {
+    const schema = await newSchema("outage");
+    const direct = new URL(url);
+    const proxy = new TcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    await proxy.start();
+    const viaProxy = new URL(url);
+    viaProxy.port = String(proxy.port);
+    try {
+      const sql = pool(schema, 4, viaProxy.toString());
+      await runMigrations(sql, logger);
+      const store = new PostgresEventStore(sql);
+      const user = `user-${randomUUID()}`;
+      const created = await store.createEvent(
+        user,
+        randomUUID(),
+        event("2026-07-01T09:00:00Z", HOUR),
+      );
+      assert.ok(created.ok);
+
+      // A query in flight when the connection drops.
+      const inFlight = sql`select pg_sleep(10)`.then(
+        () => assert.fail("pg_sleep should have been cut off"),
+        (error: unknown) => error,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await proxy.stop();
+      assert.ok(isConnectionError(await inFlight), "a dropped query counts as unavailable");
+
+      const window = {
+        start: new Date("2026-07-01T00:00:00Z"),
+        end: new Date("2026-07-02T00:00:00Z"),
+      };
+      const calls: [string, () => Promise<unknown>][] = [
+        ["getEvent", () => store.getEvent(user, created.value.id)],
+        [
+          "createEvent",
+          () => store.createEvent(user, randomUUID(), event("2026-07-01T12:00:00Z", HOUR)),
+        ],
+        [
+          "updateEvent",
+          () =>
+            store.updateEvent(
+              user,
+              created.value.id,
+              event("2026-07-01T09:00:00Z", HOUR),
+              undefined,
+            ),
+        ],
+        ["deleteEvent", () => store.deleteEvent(user, randomUUID())],
+        ["listEvents", () => store.listEvents(user, window, 10)],
+        ["ping", () => store.ping()],
+      ];
+      for (const [name, call] of calls) {
+        const started = performance.now();
+        await assert.rejects(call(), StoreUnavailableError, `${name} during the outage`);
+        const ms = performance.now() - started;
+        assert.ok(ms < 3_000, `${name} took ${Math.round(ms)} ms to fail`);
+      }
+
+      await proxy.start();
+      const started = performance.now();
+      let recovered = false;
+      while (!recovered && performance.now() - started < 5_000) {
+        recovered = await store.ping().then(
+          () => true,
+          () => false,
+        );
+        if (!recovered) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(recovered, "the store works again once the database is back");
+      const found = await store.getEvent(user, created.value.id);
+      assert.ok(found.ok);
+      assert.deepEqual(await store.listEvents(user, window, 10), [found.value]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

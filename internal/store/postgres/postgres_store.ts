@@ -1,0 +1,258 @@
+// The EventStore on Postgres (a real server, or embedded PGlite behind a
+// socket: the same SQL either way). Queries are tagged templates only, so
+// every value travels as a bind parameter.
+//
+// Busy time is guarded by the events_no_overlap exclusion constraint, which
+// holds whatever the application does. On top of it, every write first takes
+// a transaction-scoped advisory lock on its user: writes of one user then run
+// one after another, so a create can check for a conflict and insert without
+// racing (and name the conflicting event), and two writers of one user never
+// wait on each other's index entries, which is how concurrent inserts under
+// an exclusion constraint deadlock. Writes of different users do not contend.
+import type { Sql } from "postgres";
+import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../../domain/errors.js";
+import {
+  type CalendarEvent,
+  type EventFields,
+  eventEnd,
+  notifyAt,
+  sameFields,
+  type TimeWindow,
+} from "../../domain/event.js";
+import { err, ok, type Result } from "../../domain/result.js";
+import { type Clock, type EventStore, StoreUnavailableError, systemClock } from "../store.js";
+import type { Db } from "./db.js";
+import { errorMessage, hasSqlState, SqlState, unlessUnavailable } from "./errors.js";
+import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
+
+// First key of the two-key advisory lock space, reserved for per-user write
+// locks (the migration runner uses the one-key space, which is disjoint).
+const USER_WRITE_LOCK = 0x63616c; // "cal"
+
+// A write that lost a race to a writer that skipped our lock (or to a delete
+// right after our failed insert) is tried again; this many times in all.
+const MAX_ATTEMPTS = 4;
+
+export class PostgresEventStore implements EventStore {
+  readonly #sql: Sql;
+  readonly #clock: Clock;
+
+  constructor(sql: Sql, options: { clock?: Clock } = {}) {
+    this.#sql = sql;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  createEvent(
+    userId: string,
+    id: string,
+    fields: EventFields,
+  ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> {
+    return unlessUnavailable("create event", () =>
+      retryOnLostRace(() =>
+        this.#sql.begin(async (tx): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> => {
+          await lockUser(tx, userId);
+          const [existing] = await tx<EventRow[]>`
+            select ${eventColumns(tx)} from events where user_id = ${userId} and id = ${id}`;
+          if (existing) {
+            const stored = toEvent(existing);
+            return sameFields(stored, fields) ? ok(stored) : err({ kind: "already_exists", id });
+          }
+          const conflictingId = await findConflict(tx, userId, fields, undefined);
+          if (conflictingId) return err({ kind: "overlap", conflictingId });
+
+          const now = this.#clock();
+          const reminder = notifyAt(fields);
+          const [row] = await tx<EventRow[]>`
+            insert into events (
+              user_id, id, title, description, start_time, end_time,
+              notify_before_ms, notify_at, created_at, updated_at, version)
+            values (
+              ${userId}, ${id}, ${fields.title}, ${fields.description ?? null},
+              ${instant(tx, fields.start)}, ${instant(tx, eventEnd(fields))},
+              ${fields.notifyBeforeMs ?? null}::int8,
+              ${reminder ? instant(tx, reminder) : null},
+              ${instant(tx, now)}, ${instant(tx, now)}, 1)
+            returning ${eventColumns(tx)}`;
+          return ok(toEvent(returned(row)));
+        }),
+      ),
+    );
+  }
+
+  getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
+    return unlessUnavailable("get event", async () => {
+      const [row] = await this.#sql<EventRow[]>`
+        select ${eventColumns(this.#sql)} from events where user_id = ${userId} and id = ${id}`;
+      return row ? ok(toEvent(row)) : err({ kind: "not_found", id });
+    });
+  }
+
+  updateEvent(
+    userId: string,
+    id: string,
+    fields: EventFields,
+    expectedVersion: number | undefined,
+  ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
+    type Outcome = Result<CalendarEvent, NotFound | Overlap | VersionMismatch>;
+    return unlessUnavailable("update event", async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.#sql.begin(async (tx): Promise<Outcome> => {
+            await lockUser(tx, userId);
+            const reminder = notifyAt(fields);
+            const start = instant(tx, fields.start);
+            const notifyBefore = fields.notifyBeforeMs ?? null;
+            const expected = expectedVersion ?? null;
+            // One conditional statement: the version check, the write and the
+            // exclusion check happen together. A reminder already sent stays
+            // sent unless the update moves it (new start or new offset).
+            const [row] = await tx<EventRow[]>`
+              update events set
+                title = ${fields.title},
+                description = ${fields.description ?? null},
+                start_time = ${start},
+                end_time = ${instant(tx, eventEnd(fields))},
+                notify_before_ms = ${notifyBefore}::int8,
+                notify_at = ${reminder ? instant(tx, reminder) : null},
+                reminder_sent_at = case
+                  when start_time = ${start}
+                    and notify_before_ms is not distinct from ${notifyBefore}::int8
+                  then reminder_sent_at
+                end,
+                updated_at = ${instant(tx, this.#clock())},
+                version = version + 1
+              where user_id = ${userId} and id = ${id}
+                and (${expected}::int4 is null or version = ${expected}::int4)
+              returning ${eventColumns(tx)}`;
+            if (row) return ok(toEvent(row));
+            // Nothing matched: tell a missing event from a stale version.
+            const [current] = await tx<{ version: number }[]>`
+              select version from events where user_id = ${userId} and id = ${id}`;
+            if (!current || expectedVersion === undefined) return err({ kind: "not_found", id });
+            return err({
+              kind: "version_mismatch",
+              expected: expectedVersion,
+              actual: current.version,
+            });
+          });
+        } catch (error) {
+          if (hasSqlState(error, SqlState.exclusionViolation)) {
+            // The update would overlap another event. The transaction is
+            // aborted, so look the conflict up afresh on the pool.
+            const conflictingId = await findConflict(this.#sql, userId, fields, id);
+            if (conflictingId) return err({ kind: "overlap", conflictingId });
+            // Deleted in the meantime: the update may fit now.
+          } else if (!hasSqlState(error, SqlState.deadlockDetected)) {
+            throw error;
+          }
+          if (attempt >= MAX_ATTEMPTS) throw error;
+        }
+      }
+    });
+  }
+
+  deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
+    // A single statement is its own transaction; it needs no user lock, as
+    // removing an event cannot create an overlap.
+    return unlessUnavailable("delete event", async () => {
+      const deleted = await this.#sql`
+        delete from events where user_id = ${userId} and id = ${id} returning id`;
+      return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
+    });
+  }
+
+  listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]> {
+    return unlessUnavailable("list events", async () => {
+      // An empty (or inverted) window shares no instant with any event; and
+      // Postgres refuses to build a range whose end precedes its start.
+      if (!(window.start < window.end)) return [];
+      const rows = await eventsInWindow(this.#sql, userId, window, limit);
+      return rows.map(toEvent);
+    });
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.#sql`select 1`;
+    } catch (error) {
+      throw new StoreUnavailableError(`database ping failed: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    // Queries already sent may finish; after 5 s the connections are cut.
+    await this.#sql.end({ timeout: 5 });
+  }
+}
+
+/** The query behind listEvents; exported so tests can EXPLAIN exactly it. */
+export function eventsInWindow(db: Db, userId: string, window: TimeWindow, limit: number) {
+  return db<EventRow[]>`
+    select ${eventColumns(db)} from events
+    where ${overlapping(db, userId, window)}
+    order by start_time, id
+    limit ${limit}`;
+}
+
+/**
+ * The filter "this user's events that share an instant with `window`", that
+ * is start_time < window.end and end_time > window.start, written as a range
+ * overlap so that the events_no_overlap GiST index answers it exactly (see
+ * the migration for the measurements). `window` must not be empty.
+ */
+function overlapping(db: Db, userId: string, window: TimeWindow) {
+  return db`
+    user_id = ${userId}
+    and tstzrange(start_time, end_time, '[)')
+      && tstzrange(${instant(db, window.start)}, ${instant(db, window.end)}, '[)')`;
+}
+
+/** The earliest event (by start, then id) of the user that `fields` would overlap. */
+async function findConflict(
+  db: Db,
+  userId: string,
+  fields: EventFields,
+  exceptId: string | undefined,
+): Promise<string | undefined> {
+  const window = { start: fields.start, end: eventEnd(fields) };
+  const [row] = await db<{ id: string }[]>`
+    select id from events
+    where ${overlapping(db, userId, window)}
+      and (${exceptId ?? null}::uuid is null or id <> ${exceptId ?? null}::uuid)
+    order by start_time, id
+    limit 1`;
+  return row?.id;
+}
+
+async function lockUser(db: Db, userId: string): Promise<void> {
+  await db`select pg_advisory_xact_lock(${USER_WRITE_LOCK}::int4, hashtext(${userId}))`;
+}
+
+/**
+ * Runs a create again when it lost a race the user lock did not prevent: a
+ * writer that does not take it (a manual fix-up, an older release) inserted
+ * the same id (unique violation) or an overlapping event (exclusion
+ * violation), or the deadlock detector picked us. The retry's own checks
+ * then see the committed winner and answer AlreadyExists/Overlap or the
+ * stored event.
+ */
+async function retryOnLostRace<T>(operation: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      const lostRace =
+        hasSqlState(error, SqlState.uniqueViolation) ||
+        hasSqlState(error, SqlState.exclusionViolation) ||
+        hasSqlState(error, SqlState.deadlockDetected);
+      if (!lostRace || attempt >= MAX_ATTEMPTS) throw error;
+    }
+  }
+}
+
+function returned(row: EventRow | undefined): EventRow {
+  if (!row) throw new Error("insert ... returning produced no row");
+  return row;
+}

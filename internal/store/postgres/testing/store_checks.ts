@@ -1,0 +1,194 @@
+// Checks of the Postgres store beyond the EventStore contract: what only a
+// look at the table can show (row counts, reminder bookkeeping, query plans).
+// Run against embedded PGlite (npm test) and a real server (integration).
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { before, describe, it } from "node:test";
+import type { Fragment, Sql } from "postgres";
+import type { EventFields } from "../../../domain/event.js";
+import { ManualClock } from "../../testing/contract.js";
+import { eventsInWindow, PostgresEventStore } from "../postgres_store.js";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+function fields(start: string, durationMs: number, extra: Partial<EventFields> = {}): EventFields {
+  return {
+    title: "Meeting",
+    start: new Date(start),
+    durationMs,
+    description: undefined,
+    notifyBeforeMs: undefined,
+    ...extra,
+  };
+}
+
+async function countEvents(sql: Sql, userId: string): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`
+    select count(*)::int as count from events where user_id = ${userId}`;
+  return row?.count ?? 0;
+}
+
+/** The plan Postgres picks for `query`, as the lines EXPLAIN prints. */
+async function explain(sql: Sql, query: Fragment): Promise<string> {
+  const rows = await sql<{ "QUERY PLAN": string }[]>`explain ${query}`;
+  return rows.map((row) => row["QUERY PLAN"]).join("\n");
+}
+
+export function runPostgresStoreChecks(name: string, database: () => Promise<Sql>): void {
+  describe(`postgres store: ${name}`, () => {
+    let sql: Sql;
+    let store: PostgresEventStore;
+    const newUser = () => `user-${randomUUID()}`;
+
+    before(async () => {
+      sql = await database();
+      store = new PostgresEventStore(sql, { clock: new ManualClock().read });
+    });
+
+    it("leaves exactly one row after 50 concurrent overlapping creates", async () => {
+      const user = newUser();
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          store.createEvent(user, randomUUID(), fields("2026-07-01T09:00:00Z", HOUR + i * MINUTE)),
+        ),
+      );
+      const winners = results.flatMap((r) => (r.ok ? [r.value] : []));
+      assert.equal(winners.length, 1);
+      for (const result of results) {
+        if (!result.ok) {
+          assert.deepEqual(result.error, { kind: "overlap", conflictingId: winners[0]?.id });
+        }
+      }
+      assert.equal(await countEvents(sql, user), 1);
+    });
+
+    it("answers 50 concurrent identical creates of one id with the one stored event", async () => {
+      const user = newUser();
+      const id = randomUUID();
+      const results = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          store.createEvent(user, id, fields("2026-07-01T09:00:00Z", HOUR)),
+        ),
+      );
+      assert.ok(results[0]?.ok);
+      for (const result of results) assert.deepEqual(result, results[0]);
+      assert.equal(await countEvents(sql, user), 1);
+    });
+
+    it("re-arms a sent reminder only when an update moves it", async () => {
+      const user = newUser();
+      const created = await store.createEvent(
+        user,
+        randomUUID(),
+        fields("2026-07-01T09:00:00Z", HOUR, { notifyBeforeMs: 15 * MINUTE }),
+      );
+      assert.ok(created.ok);
+      const id = created.value.id;
+      const reminder = async () => {
+        const [row] = await sql<{ due: string | null; sent: boolean }[]>`
+          select to_char(notify_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI') as due,
+                 reminder_sent_at is not null as sent
+          from events where user_id = ${user} and id = ${id}`;
+        return { ...row };
+      };
+      const markSent = () =>
+        sql`update events set reminder_sent_at = now() where user_id = ${user} and id = ${id}`;
+      const update = async (next: EventFields) => {
+        assert.ok((await store.updateEvent(user, id, next, undefined)).ok);
+      };
+
+      assert.deepEqual(await reminder(), { due: "2026-07-01T08:45", sent: false });
+      await markSent();
+
+      // Same start and offset: the reminder that went out stays sent.
+      await update(
+        fields("2026-07-01T09:00:00Z", 2 * HOUR, { title: "Renamed", notifyBeforeMs: 15 * MINUTE }),
+      );
+      assert.deepEqual(await reminder(), { due: "2026-07-01T08:45", sent: true });
+
+      // A new start: due again, at the new time.
+      await update(fields("2026-07-01T10:00:00Z", HOUR, { notifyBeforeMs: 15 * MINUTE }));
+      assert.deepEqual(await reminder(), { due: "2026-07-01T09:45", sent: false });
+      await markSent();
+
+      // A new offset: due again too.
+      await update(fields("2026-07-01T10:00:00Z", HOUR, { notifyBeforeMs: 5 * MINUTE }));
+      assert.deepEqual(await reminder(), { due: "2026-07-01T09:55", sent: false });
+
+      // No reminder any more: nothing is due.
+      await update(fields("2026-07-01T10:00:00Z", HOUR));
+      assert.deepEqual(await reminder(), { due: null, sent: false });
+    });
+
+    it("stores a reminder due before year 1 and reads the event back exactly", async () => {
+      const user = newUser();
+      const created = await store.createEvent(
+        user,
+        randomUUID(),
+        fields("0001-01-01T00:00:00.000Z", 1, { notifyBeforeMs: 366 * 24 * HOUR }),
+      );
+      assert.ok(created.ok);
+      const found = await store.getEvent(user, created.value.id);
+      assert.ok(found.ok);
+      assert.equal(found.value.start.toISOString(), "0001-01-01T00:00:00.000Z");
+      assert.equal(found.value.durationMs, 1);
+      // 366 days before 0001-01-01 is 0000-01-01 (year 0 is a leap year),
+      // which Postgres writes as 1 BC.
+      const [row] = await sql<{ due: string; due_ms: number }[]>`
+        select notify_at::text as due, (extract(epoch from notify_at) * 1000)::float8 as due_ms
+        from events where user_id = ${user}`;
+      assert.equal(row?.due, "0001-01-01 00:00:00+00 BC");
+      assert.equal(row?.due_ms, Date.parse("0000-01-01T00:00:00.000Z"));
+    });
+
+    describe("query plans on a few thousand rows", () => {
+      before(async () => {
+        // 200 users with 30 daily events each; every other event has a
+        // reminder, the earlier ones already sent. Then fresh statistics.
+        await sql`
+          insert into events (user_id, id, title, start_time, end_time,
+                              notify_before_ms, notify_at, reminder_sent_at,
+                              created_at, updated_at, version)
+          select 'plan-user-' || u, gen_random_uuid(), 'planned',
+                 timestamptz '2027-01-01' + d * interval '1 day',
+                 timestamptz '2027-01-01' + d * interval '1 day' + interval '1 hour',
+                 case when d % 2 = 0 then 600000 end,
+                 case when d % 2 = 0
+                   then timestamptz '2027-01-01' + d * interval '1 day' - interval '10 minutes'
+                 end,
+                 case when d % 2 = 0 and d < 20 then now() end,
+                 now(), now(), 1
+          from generate_series(1, 200) u, generate_series(0, 29) d`;
+        await sql`analyze events`;
+      });
+
+      it("lists a window through the exclusion constraint's GiST index", async (t) => {
+        const window = {
+          start: new Date("2027-01-05T00:00:00Z"),
+          end: new Date("2027-01-12T00:00:00Z"),
+        };
+        const plan = await explain(sql, eventsInWindow(sql, "plan-user-7", window, 101));
+        t.diagnostic(`list plan:\n${plan}`);
+        assert.match(plan, /Index Scan on events_no_overlap|Index Scan using events_no_overlap/);
+        assert.doesNotMatch(plan, /Seq Scan/);
+      });
+
+      it("finds due reminders through the partial index", async (t) => {
+        // The scan the reminder dispatcher will run.
+        const plan = await explain(
+          sql,
+          sql`
+            select user_id, id from events
+            where reminder_sent_at is null and notify_at is not null
+              and notify_at <= timestamptz '2027-01-25'
+            order by notify_at
+            limit 100`,
+        );
+        t.diagnostic(`reminder scan plan:\n${plan}`);
+        assert.match(plan, /events_reminder_due/);
+        assert.doesNotMatch(plan, /Seq Scan/);
+      });
+    });
+  });
+}

@@ -1,0 +1,64 @@
+// The storage port of the calendar. Every implementation (memory, Postgres)
+// passes the one contract suite in ./testing/contract.ts.
+import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../domain/errors.js";
+import type { CalendarEvent, EventFields, TimeWindow } from "../domain/event.js";
+import type { Result } from "../domain/result.js";
+
+export interface EventStore {
+  /**
+   * Stores a new event with version 1. If `id` is already taken by this user,
+   * the call is idempotent: identical fields return the stored event,
+   * different fields are AlreadyExists. Overlap names the first conflicting
+   * event of the same user; the check and the insert are one atomic step.
+   */
+  createEvent(
+    userId: string,
+    id: string,
+    fields: EventFields,
+  ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>>;
+
+  getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>>;
+
+  /**
+   * Replaces the fields and bumps the version, atomically with the overlap
+   * check (the event never conflicts with itself). With `expectedVersion`,
+   * the update applies only if it equals the stored version.
+   */
+  updateEvent(
+    userId: string,
+    id: string,
+    fields: EventFields,
+    expectedVersion: number | undefined,
+  ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>>;
+
+  deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>>;
+
+  /**
+   * The user's events that overlap the window, ordered by start then id.
+   * Returns at most `limit` events; callers ask for one more than they may
+   * answer with, to tell "exactly full" from "truncated".
+   */
+  listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]>;
+
+  /** Resolves when the store can serve requests right now (for /readyz). */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+/** The service's notion of "now", injectable so tests control time. */
+export type Clock = () => Date;
+
+export const systemClock: Clock = () => new Date();
+
+/**
+ * Thrown (not returned: it is not a business outcome) when the backing
+ * database cannot be reached. The API answers it with UNAVAILABLE so clients
+ * know to retry.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
