@@ -56,6 +56,12 @@ describe("cal_service executable", () => {
     }
   });
 
+  it("refuses to run the scheduler without a shared database", async () => {
+    const { code, stderr } = await runCalService(["scheduler"], { STORAGE: "memory" });
+    assert.equal(code, 1);
+    assert.match(stderr, /the scheduler role needs DATABASE_URL/);
+  });
+
   it("serves the api and stops cleanly with exit code 0 on SIGTERM", async () => {
     const api = startCalService(["api"], {
       STORAGE: "memory",

@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // cal_service <role>: one executable, one role per process.
 import { readFileSync } from "node:fs";
-import { runApi, runMigrate, type Stop } from "../internal/app/roles.js";
+import {
+  runAll,
+  runApi,
+  runMigrate,
+  runScheduler,
+  runSender,
+  type Stop,
+} from "../internal/app/roles.js";
 import { onShutdownSignal } from "../internal/app/shutdown.js";
 import { loadConfig, variables } from "../internal/config/config.js";
 import { createLogger } from "../internal/log/logger.js";
@@ -58,16 +65,20 @@ async function main(argv: string[]): Promise<number> {
   let stop: Stop;
   switch (role) {
     case "api":
-    case "all":
       stop = await runApi(config.value, logger);
+      break;
+    case "scheduler":
+      stop = await runScheduler(config.value, logger);
+      break;
+    case "sender":
+      stop = await runSender(config.value, logger);
+      break;
+    case "all":
+      stop = await runAll(config.value, logger);
       break;
     case "migrate":
       await runMigrate(config.value, logger);
       return 0;
-    case "scheduler":
-    case "sender":
-      process.stderr.write(`cal_service: the ${role} role is not implemented yet\n`);
-      return 1;
     default:
       process.stderr.write(`cal_service: unknown role "${role}"\n\n${USAGE}`);
       return 2;

@@ -3,23 +3,62 @@
 import { createApiServer } from "../api/server.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
-import { migrateDatabase, openEventStore } from "../store/open.js";
+import { openBroker } from "../queue/open.js";
+import type { Broker } from "../queue/queue.js";
+import { startSchedulerRole } from "../scheduler/role.js";
+import { startSenderRole } from "../sender/role.js";
+import { migrateDatabase, type OpenedStore, openEventStore } from "../store/open.js";
+import { systemClock } from "../store/store.js";
 
 export type Stop = () => Promise<void>;
 
 export async function runApi(config: Config, logger: Logger): Promise<Stop> {
   const opened = await openEventStore(config.storage, logger);
-  const server = await createApiServer({
-    store: opened.store,
-    logger,
-    shutdownTimeoutMs: config.api.shutdownTimeoutMs,
-  });
-  const url = await server.listen(config.api.host, config.api.port);
-  logger.info({ url, storage: config.storage.kind }, "api listening");
-  return async () => {
-    await server.close();
-    await opened.close();
-  };
+  return stopInOrder([await startApi(config, logger, opened), () => opened.close()]);
+}
+
+export async function runScheduler(config: Config, logger: Logger): Promise<Stop> {
+  if (config.storage.kind !== "postgres" || config.storage.databaseUrl === undefined) {
+    throw new Error(
+      "the scheduler role needs DATABASE_URL: on its own it must share the api's database (use `all` to run everything in one process)",
+    );
+  }
+  const opened = await openEventStore(config.storage, logger);
+  const broker = connectBroker(config, logger, "cal_service scheduler");
+  return stopInOrder([
+    await startScheduler(config, logger, opened, broker),
+    () => broker.close(),
+    () => opened.close(),
+  ]);
+}
+
+export async function runSender(config: Config, logger: Logger): Promise<Stop> {
+  const broker = connectBroker(config, logger, "cal_service sender");
+  return stopInOrder([await startSender(config, logger, broker), () => broker.close()]);
+}
+
+/**
+ * Every role in one process, sharing one store and one broker. Tests pass
+ * their own broker to watch receipts.
+ */
+export async function runAll(
+  config: Config,
+  logger: Logger,
+  given: { broker?: Broker } = {},
+): Promise<Stop> {
+  const opened = await openEventStore(config.storage, logger);
+  const broker = given.broker ?? connectBroker(config, logger, "cal_service all");
+  // Stopped in this order: no new calls, then no new reminders, then drain.
+  const stops: Stop[] = [];
+  try {
+    stops.push(await startApi(config, logger.child({ role: "api" }), opened));
+    stops.push(await startScheduler(config, logger.child({ role: "scheduler" }), opened, broker));
+    stops.push(await startSender(config, logger.child({ role: "sender" }), broker));
+  } catch (error) {
+    await stopInOrder([...stops, () => broker.close(), () => opened.close()])();
+    throw error;
+  }
+  return stopInOrder([...stops, () => broker.close(), () => opened.close()]);
 }
 
 export async function runMigrate(config: Config, logger: Logger): Promise<void> {
@@ -27,4 +66,63 @@ export async function runMigrate(config: Config, logger: Logger): Promise<void> 
     throw new Error("migrate needs STORAGE=postgres (the memory store has no schema)");
   }
   await migrateDatabase(config.storage, logger);
+}
+
+async function startApi(config: Config, logger: Logger, opened: OpenedStore): Promise<Stop> {
+  const server = await createApiServer({
+    store: opened.store,
+    logger,
+    shutdownTimeoutMs: config.api.shutdownTimeoutMs,
+  });
+  const url = await server.listen(config.api.host, config.api.port);
+  logger.info({ url, storage: config.storage.kind }, "api listening");
+  return () => server.close();
+}
+
+async function startScheduler(
+  config: Config,
+  logger: Logger,
+  opened: OpenedStore,
+  broker: Broker,
+): Promise<Stop> {
+  const scheduler = await startSchedulerRole({
+    settings: config.scheduler,
+    host: config.api.host,
+    reminders: opened.reminders,
+    broker,
+    logger,
+    clock: systemClock,
+  });
+  return () => scheduler.stop();
+}
+
+async function startSender(config: Config, logger: Logger, broker: Broker): Promise<Stop> {
+  const sender = await startSenderRole({
+    broker,
+    prefetch: config.queue.senderPrefetch,
+    host: config.api.host,
+    port: config.queue.senderPort,
+    logger,
+  });
+  return () => sender.stop();
+}
+
+/** RabbitMQ when AMQP_URL is set, else the in-process queue; connects on first use. */
+function connectBroker(config: Config, logger: Logger, connectionName: string): Broker {
+  return openBroker(config.queue, logger, { connectionName });
+}
+
+/** One stop that runs each given stop in turn, even when an earlier one fails. */
+function stopInOrder(stops: Stop[]): Stop {
+  return async () => {
+    let firstError: unknown;
+    for (const stop of stops) {
+      try {
+        await stop();
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+    if (firstError !== undefined) throw firstError;
+  };
 }

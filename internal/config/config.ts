@@ -2,6 +2,22 @@
 // checked once at start. A bad value stops the process with one line that
 // names the variable and what it accepts (see cmd/cal_service.ts).
 import { err, ok, type Result } from "../domain/result.js";
+import {
+  bool,
+  ConfigError,
+  duration,
+  type Env,
+  integer,
+  oneOf,
+  postgresUrl,
+  text,
+  type VariableDoc,
+} from "./env.js";
+
+export { ConfigError, redactUrl, type VariableDoc } from "./env.js";
+
+import { type QueueConfig, queueVariables, readQueueConfig } from "../queue/config.js";
+import type { SchedulerSettings } from "../scheduler/role.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
@@ -14,6 +30,8 @@ export interface Config {
   };
   logLevel: LogLevel;
   storage: StorageConfig;
+  queue: QueueConfig;
+  scheduler: SchedulerSettings;
 }
 
 export type StorageConfig =
@@ -29,13 +47,6 @@ export type StorageConfig =
       connectTimeoutMs: number;
       poolMax: number;
     };
-
-/** One documented variable: its name, default and the words that describe it. */
-export interface VariableDoc {
-  name: string;
-  default: string;
-  description: string;
-}
 
 export const variables: VariableDoc[] = [
   { name: "API_HOST", default: "0.0.0.0", description: "Address the api listens on." },
@@ -84,19 +95,38 @@ export const variables: VariableDoc[] = [
     default: "10",
     description: "Most connections the api opens to Postgres.",
   },
+  ...queueVariables,
+  {
+    name: "SCHEDULER_PORT",
+    default: "8081",
+    description: "Port of the scheduler's /metrics and /healthz.",
+  },
+  {
+    name: "SCHEDULER_POLL_INTERVAL",
+    default: "250ms",
+    description: "How often the scheduler looks for due reminders.",
+  },
+  {
+    name: "SCHEDULER_BATCH_SIZE",
+    default: "500",
+    description: "Most reminders one scheduler pass claims.",
+  },
+  {
+    name: "RETENTION",
+    default: "365d",
+    description: "Events that ended longer ago than this are deleted.",
+  },
+  {
+    name: "CLEANUP_INTERVAL",
+    default: "1h",
+    description: "How often the scheduler deletes old events.",
+  },
+  {
+    name: "CLEANUP_BATCH_SIZE",
+    default: "1000",
+    description: "Most events one cleanup statement deletes.",
+  },
 ];
-
-export class ConfigError {
-  constructor(
-    readonly variable: string,
-    readonly message: string,
-  ) {}
-  toString(): string {
-    return `${this.variable} ${this.message}`;
-  }
-}
-
-type Env = Record<string, string | undefined>;
 
 export function loadConfig(env: Env): Result<Config, ConfigError> {
   try {
@@ -125,104 +155,18 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         "info",
       ),
       storage,
+      queue: readQueueConfig(env),
+      scheduler: {
+        port: integer(env, "SCHEDULER_PORT", 8081, 0, 65535),
+        pollIntervalMs: duration(env, "SCHEDULER_POLL_INTERVAL", "250ms"),
+        batchSize: integer(env, "SCHEDULER_BATCH_SIZE", 500, 1, 10_000),
+        retentionMs: duration(env, "RETENTION", "365d"),
+        cleanupIntervalMs: duration(env, "CLEANUP_INTERVAL", "1h"),
+        cleanupBatchSize: integer(env, "CLEANUP_BATCH_SIZE", 1000, 1, 100_000),
+      },
     });
   } catch (error) {
     if (error instanceof ConfigError) return err(error);
     throw error;
-  }
-}
-
-// Each reader returns the parsed value or throws a ConfigError, which
-// loadConfig turns back into a value: it keeps every reader one line long.
-
-function raw(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === "" ? undefined : value;
-}
-
-export function text(env: Env, name: string, fallback: string): string {
-  return raw(env, name) ?? fallback;
-}
-
-export function integer(
-  env: Env,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const value = raw(env, name);
-  if (value === undefined) return fallback;
-  const parsed = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!(parsed >= min && parsed <= max)) {
-    throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${value}")`);
-  }
-  return parsed;
-}
-
-export function bool(env: Env, name: string, fallback: boolean): boolean {
-  const value = raw(env, name)?.toLowerCase();
-  if (value === undefined) return fallback;
-  if (value === "true" || value === "1") return true;
-  if (value === "false" || value === "0") return false;
-  throw new ConfigError(name, `must be true or false (got "${value}")`);
-}
-
-export function oneOf<T extends string>(
-  env: Env,
-  name: string,
-  allowed: readonly T[],
-  fallback: T,
-): T {
-  const value = raw(env, name);
-  if (value === undefined) return fallback;
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new ConfigError(name, `must be one of ${allowed.join(", ")} (got "${value}")`);
-}
-
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** "250ms", "30s", "5m", "2h", "365d". */
-export function duration(env: Env, name: string, fallback: string): number {
-  const value = raw(env, name) ?? fallback;
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
-  if (!match) {
-    throw new ConfigError(
-      name,
-      `must be a duration such as 500ms, 30s, 5m, 2h or 365d (got "${value}")`,
-    );
-  }
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
-}
-
-function postgresUrl(env: Env, name: string): string | undefined {
-  const value = raw(env, name);
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(
-      name,
-      "must be a URL such as postgres://user:password@host:5432/database",
-    );
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new ConfigError(
-      name,
-      `must start with postgres:// or postgresql:// (got "${url.protocol}//")`,
-    );
-  }
-  return value;
-}
-
-/** The URL with its password masked, for log lines. */
-export function redactUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.password) url.password = "***";
-    return url.toString();
-  } catch {
-    return "(unparseable URL)";
   }
 }

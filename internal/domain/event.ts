@@ -56,3 +56,21 @@ export function overlaps(
 ): boolean {
   return event.start < window.end && eventEnd(event) > window.start;
 }
+
+/**
+ * How long a reminder may still go out after its notify_at even when the
+ * event has started meanwhile. Without it a reminder set 0 (or a few
+ * seconds) before the start would always find its event started and never
+ * be sent.
+ */
+export const REMINDER_GRACE_MS = 60_000;
+
+/**
+ * True when a due reminder is too late to send: its event has started and
+ * its grace after notify_at has passed. Such reminders are skipped, never
+ * sent late (an hour-early reminder that arrives after the meeting began
+ * helps nobody).
+ */
+export function reminderMissed(start: Date, notifyAtTime: Date, now: Date): boolean {
+  return now.getTime() >= Math.max(start.getTime(), notifyAtTime.getTime() + REMINDER_GRACE_MS);
+}

@@ -8,10 +8,13 @@ import { MemoryEventStore } from "./memory/memory_store.js";
 import { openDatabase, type PostgresStorage } from "./postgres/connect.js";
 import { runMigrations } from "./postgres/migrate.js";
 import { PostgresEventStore } from "./postgres/postgres_store.js";
-import { type Clock, type EventStore, systemClock } from "./store.js";
+import { PostgresReminderStore } from "./postgres/reminder_store.js";
+import { type Clock, type EventStore, type ReminderStore, systemClock } from "./store.js";
 
 export interface OpenedStore {
   store: EventStore;
+  /** The scheduler's view of the same data. */
+  reminders: ReminderStore;
   /** The pool behind a Postgres store, for other parts that need the database. */
   sql?: Sql;
   /** Releases everything opened here: the pool and the embedded database. */
@@ -26,7 +29,7 @@ export async function openEventStore(
   if (storage.kind === "memory") {
     const store = new MemoryEventStore({ clock });
     logger.warn("events are kept in memory and lost when the process exits (STORAGE=memory)");
-    return { store, close: () => store.close() };
+    return { store, reminders: store, close: () => store.close() };
   }
 
   const database = await openDatabase(storage, logger);
@@ -41,7 +44,12 @@ export async function openEventStore(
     throw error;
   }
   const store = new PostgresEventStore(database.sql, { clock });
-  return { store, sql: database.sql, close: () => database.close() };
+  return {
+    store,
+    reminders: new PostgresReminderStore(database.sql),
+    sql: database.sql,
+    close: () => database.close(),
+  };
 }
 
 /** The `migrate` role: apply pending migrations, then let go of the database. */

@@ -62,3 +62,35 @@ export class StoreUnavailableError extends Error {
     this.name = "StoreUnavailableError";
   }
 }
+
+/** A reminder whose time has come: what the scheduler publishes. */
+export interface DueReminder {
+  userId: string;
+  eventId: string;
+  title: string;
+  start: Date;
+  notifyAt: Date;
+}
+
+/** The scheduler's side of the store. Implemented by the same stores as EventStore. */
+export interface ReminderStore {
+  /**
+   * Claims up to `limit` due reminders (notify_at <= now, not sent yet, event
+   * not started), oldest first, so that no other scheduler takes them; hands
+   * them to `publish`, and marks sent exactly the ones `publish` returns
+   * (those the broker confirmed). Claim, publish and mark are one
+   * transaction: if the process dies in between, nothing is marked and the
+   * reminders are claimed again later (at-least-once).
+   *
+   * Reminders that fell due but whose event has already started are never
+   * sent; they are marked skipped so they stop being scanned.
+   */
+  dispatchDueReminders(
+    now: Date,
+    limit: number,
+    publish: (due: DueReminder[]) => Promise<DueReminder[]>,
+  ): Promise<{ claimed: number; sent: number; skipped: number }>;
+
+  /** Deletes up to `limit` events that ended before `cutoff`; returns how many it deleted. */
+  deleteEventsEndedBefore(cutoff: Date, limit: number): Promise<number>;
+}

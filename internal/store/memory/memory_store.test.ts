@@ -1,7 +1,13 @@
 import { runEventStoreContract } from "../testing/contract.js";
+import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { MemoryEventStore } from "./memory_store.js";
 
 runEventStoreContract("memory", async (clock) => {
   const store = new MemoryEventStore({ clock });
   return { store, dispose: () => store.close() };
+});
+
+runReminderStoreContract("memory", async (clock) => {
+  const store = new MemoryEventStore({ clock });
+  return { events: store, reminders: store, dispose: () => store.close() };
 });

@@ -5,18 +5,34 @@ import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../../do
 import {
   type CalendarEvent,
   type EventFields,
+  eventEnd,
+  notifyAt,
   overlaps,
+  reminderMissed,
   sameFields,
   type TimeWindow,
 } from "../../domain/event.js";
 import { err, ok, type Result } from "../../domain/result.js";
-import { type Clock, type EventStore, systemClock } from "../store.js";
+import {
+  type Clock,
+  type DueReminder,
+  type EventStore,
+  type ReminderStore,
+  systemClock,
+} from "../store.js";
 
-export class MemoryEventStore implements EventStore {
+export class MemoryEventStore implements EventStore, ReminderStore {
   // userId -> eventId -> event. Events are copied in and out so callers can
   // never mutate what is stored.
   readonly #eventsByUser = new Map<string, Map<string, CalendarEvent>>();
   readonly #clock: Clock;
+  // Reminder bookkeeping, keyed by reminderKey(): the reminder "version" (start
+  // and offset) that was sent or skipped. Moving the event changes the
+  // version, which re-arms the reminder without any extra step.
+  readonly #settledReminders = new Map<string, string>();
+  // Reminders a dispatch is publishing right now: a concurrent dispatch must
+  // not take them too (the memory twin of FOR UPDATE SKIP LOCKED).
+  readonly #claimedReminders = new Set<string>();
 
   constructor(options: { clock?: Clock } = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -82,6 +98,7 @@ export class MemoryEventStore implements EventStore {
 
   async deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
     const deleted = this.#eventsByUser.get(userId)?.delete(id) ?? false;
+    this.#settledReminders.delete(reminderKey(userId, id));
     return deleted ? ok(undefined) : err({ kind: "not_found", id });
   }
 
@@ -93,6 +110,65 @@ export class MemoryEventStore implements EventStore {
       .sort(byStartThenId)
       .slice(0, limit)
       .map(copy);
+  }
+
+  async dispatchDueReminders(
+    now: Date,
+    limit: number,
+    publish: (due: DueReminder[]) => Promise<DueReminder[]>,
+  ): Promise<{ claimed: number; sent: number; skipped: number }> {
+    const candidates: { key: string; version: string; event: CalendarEvent; notifyAt: Date }[] = [];
+    for (const events of this.#eventsByUser.values()) {
+      for (const event of events.values()) {
+        const at = notifyAt(event);
+        const key = reminderKey(event.userId, event.id);
+        const version = reminderVersion(event);
+        if (!at || at > now || this.#claimedReminders.has(key)) continue;
+        if (this.#settledReminders.get(key) === version) continue;
+        candidates.push({ key, version, event: copy(event), notifyAt: at });
+      }
+    }
+    candidates.sort(
+      (a, b) =>
+        a.notifyAt.getTime() - b.notifyAt.getTime() ||
+        compare(a.event.userId, b.event.userId) ||
+        compare(a.event.id, b.event.id),
+    );
+    const claimed = candidates.slice(0, limit);
+    const started = claimed.filter((c) => reminderMissed(c.event.start, c.notifyAt, now));
+    const due = claimed.filter((c) => !reminderMissed(c.event.start, c.notifyAt, now));
+    for (const skipped of started) this.#settledReminders.set(skipped.key, skipped.version);
+    for (const c of due) this.#claimedReminders.add(c.key);
+    try {
+      const published = await publish(
+        due.map((c) => ({
+          userId: c.event.userId,
+          eventId: c.event.id,
+          title: c.event.title,
+          start: c.event.start,
+          notifyAt: c.notifyAt,
+        })),
+      );
+      const sentKeys = new Set(published.map((r) => reminderKey(r.userId, r.eventId)));
+      const sent = due.filter((c) => sentKeys.has(c.key));
+      for (const c of sent) this.#settledReminders.set(c.key, c.version);
+      return { claimed: claimed.length, sent: sent.length, skipped: started.length };
+    } finally {
+      for (const c of due) this.#claimedReminders.delete(c.key);
+    }
+  }
+
+  async deleteEventsEndedBefore(cutoff: Date, limit: number): Promise<number> {
+    const ended = [...this.#eventsByUser.values()]
+      .flatMap((events) => [...events.values()])
+      .filter((event) => eventEnd(event) < cutoff)
+      .sort((a, b) => eventEnd(a).getTime() - eventEnd(b).getTime())
+      .slice(0, limit);
+    for (const event of ended) {
+      this.#eventsByUser.get(event.userId)?.delete(event.id);
+      this.#settledReminders.delete(reminderKey(event.userId, event.id));
+    }
+    return ended.length;
   }
 
   async ping(): Promise<void> {}
@@ -125,7 +201,20 @@ function findConflict(
 }
 
 function byStartThenId(a: CalendarEvent, b: CalendarEvent): number {
-  return a.start.getTime() - b.start.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return a.start.getTime() - b.start.getTime() || compare(a.id, b.id);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function reminderKey(userId: string, eventId: string): string {
+  return JSON.stringify([userId, eventId]);
+}
+
+/** What a sent reminder was sent for: changing either re-arms it. */
+function reminderVersion(event: CalendarEvent): string {
+  return `${event.start.getTime()}/${event.notifyBeforeMs}`;
 }
 
 function copyFields(fields: EventFields): EventFields {

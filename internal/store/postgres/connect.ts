@@ -3,7 +3,8 @@
 // while, because in a fresh deployment the database often starts after us.
 import { setTimeout as sleep } from "node:timers/promises";
 import postgres, { type Options, type Sql } from "postgres";
-import { redactUrl, type StorageConfig } from "../../config/config.js";
+import type { StorageConfig } from "../../config/config.js";
+import { redactUrl } from "../../config/env.js";
 import type { Logger } from "../../log/logger.js";
 import type { NoCustomTypes } from "./db.js";
 import { startEmbeddedDatabase } from "./embedded.js";

@@ -20,9 +20,17 @@ import {
   type TimeWindow,
 } from "../../domain/event.js";
 import { err, ok, type Result } from "../../domain/result.js";
-import { type Clock, type EventStore, StoreUnavailableError, systemClock } from "../store.js";
+import {
+  type Clock,
+  type DueReminder,
+  type EventStore,
+  type ReminderStore,
+  StoreUnavailableError,
+  systemClock,
+} from "../store.js";
 import type { Db } from "./db.js";
 import { errorMessage, hasSqlState, SqlState, unlessUnavailable } from "./errors.js";
+import { PostgresReminderStore } from "./reminder_store.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
 
 // First key of the two-key advisory lock space, reserved for per-user write
@@ -33,13 +41,19 @@ const USER_WRITE_LOCK = 0x63616c; // "cal"
 // right after our failed insert) is tried again; this many times in all.
 const MAX_ATTEMPTS = 4;
 
-export class PostgresEventStore implements EventStore {
+/**
+ * Both ports on one pool, like the memory store. The reminder side lives in
+ * reminder_store.ts (PostgresReminderStore) and is delegated to.
+ */
+export class PostgresEventStore implements EventStore, ReminderStore {
   readonly #sql: Sql;
   readonly #clock: Clock;
+  readonly #reminders: PostgresReminderStore;
 
   constructor(sql: Sql, options: { clock?: Clock } = {}) {
     this.#sql = sql;
     this.#clock = options.clock ?? systemClock;
+    this.#reminders = new PostgresReminderStore(sql);
   }
 
   createEvent(
@@ -104,8 +118,11 @@ export class PostgresEventStore implements EventStore {
             const notifyBefore = fields.notifyBeforeMs ?? null;
             const expected = expectedVersion ?? null;
             // One conditional statement: the version check, the write and the
-            // exclusion check happen together. A reminder already sent stays
-            // sent unless the update moves it (new start or new offset).
+            // exclusion check happen together. A reminder already sent (or
+            // skipped, its event having started) stays so unless the update
+            // moves it (new start or new offset): then it is due again. A
+            // dispatch holding the row makes this wait for its commit, so
+            // its mark cannot land after (and undo) the re-arm.
             const [row] = await tx<EventRow[]>`
               update events set
                 title = ${fields.title},
@@ -118,6 +135,11 @@ export class PostgresEventStore implements EventStore {
                   when start_time = ${start}
                     and notify_before_ms is not distinct from ${notifyBefore}::int8
                   then reminder_sent_at
+                end,
+                reminder_skipped_at = case
+                  when start_time = ${start}
+                    and notify_before_ms is not distinct from ${notifyBefore}::int8
+                  then reminder_skipped_at
                 end,
                 updated_at = ${instant(tx, this.#clock())},
                 version = version + 1
@@ -169,6 +191,18 @@ export class PostgresEventStore implements EventStore {
       const rows = await eventsInWindow(this.#sql, userId, window, limit);
       return rows.map(toEvent);
     });
+  }
+
+  dispatchDueReminders(
+    now: Date,
+    limit: number,
+    publish: (due: DueReminder[]) => Promise<DueReminder[]>,
+  ): Promise<{ claimed: number; sent: number; skipped: number }> {
+    return this.#reminders.dispatchDueReminders(now, limit, publish);
+  }
+
+  deleteEventsEndedBefore(cutoff: Date, limit: number): Promise<number> {
+    return this.#reminders.deleteEventsEndedBefore(cutoff, limit);
   }
 
   async ping(): Promise<void> {

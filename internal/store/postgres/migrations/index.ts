@@ -4,5 +4,6 @@
 // (tsx) and from the build, with no path arithmetic at run time.
 import type { Migration } from "../migrate.js";
 import { migration0001 } from "./0001_events.js";
+import { migration0002 } from "./0002_reminder_dispatch.js";
 
-export const migrations: readonly Migration[] = [migration0001];
+export const migrations: readonly Migration[] = [migration0001, migration0002];

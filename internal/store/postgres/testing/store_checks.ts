@@ -8,6 +8,7 @@ import type { Fragment, Sql } from "postgres";
 import type { EventFields } from "../../../domain/event.js";
 import { ManualClock } from "../../testing/contract.js";
 import { eventsInWindow, PostgresEventStore } from "../postgres_store.js";
+import { dueRemindersQuery } from "../reminder_store.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -175,15 +176,10 @@ export function runPostgresStoreChecks(name: string, database: () => Promise<Sql
       });
 
       it("finds due reminders through the partial index", async (t) => {
-        // The scan the reminder dispatcher will run.
+        // The scan the reminder dispatcher runs.
         const plan = await explain(
           sql,
-          sql`
-            select user_id, id from events
-            where reminder_sent_at is null and notify_at is not null
-              and notify_at <= timestamptz '2027-01-25'
-            order by notify_at
-            limit 100`,
+          dueRemindersQuery(sql, new Date("2027-01-25T00:00:00Z"), 100),
         );
         t.diagnostic(`reminder scan plan:\n${plan}`);
         assert.match(plan, /events_reminder_due/);

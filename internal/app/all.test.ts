@@ -1,0 +1,86 @@
+// `cal_service all` on the in-process queue, end to end: an event created
+// through the API with its reminder 2 s away is delivered by the sender
+// (one log line) and its receipt is published.
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { describe, it } from "node:test";
+import pino from "pino";
+import { loadConfig } from "../config/config.js";
+import { decodeReceipt } from "../notification/receipt.js";
+import { MemoryBroker } from "../queue/memory/memory_broker.js";
+import { runAll } from "./roles.js";
+
+describe("cal_service all (in-process queue)", () => {
+  it("delivers a reminder 2 s after the event is created, with its log line and receipt", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: "info" },
+      new Writable({
+        write(chunk, _encoding, done) {
+          for (const line of String(chunk).split("\n").filter(Boolean))
+            lines.push(JSON.parse(line));
+          done();
+        },
+      }),
+    );
+    const config = loadConfig({
+      STORAGE: "memory",
+      API_HOST: "127.0.0.1",
+      API_PORT: "0",
+      SCHEDULER_PORT: "0",
+      SENDER_PORT: "0",
+    });
+    assert.ok(config.ok);
+    const broker = new MemoryBroker(logger);
+    const receipts: unknown[] = [];
+    broker.onReceipt((message) => receipts.push(decodeReceipt(message.body)));
+
+    const stop = await runAll(config.value, logger, { broker });
+    try {
+      const apiUrl = String(lines.find((line) => line.msg === "api listening")?.url);
+      const start = new Date(Date.now() + 62_000);
+      const response = await fetch(`${apiUrl}/calendar.v1.CalendarService/CreateEvent`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-user-id": "alice" },
+        body: JSON.stringify({
+          event: {
+            title: "Call Bob",
+            startTime: start.toISOString(),
+            duration: "600s",
+            notifyBefore: "60s",
+          },
+        }),
+      });
+      assert.equal(response.status, 200, await response.clone().text());
+      const { event } = (await response.json()) as { event: { id: string } };
+      const notifyAt = new Date(start.getTime() - 60_000);
+
+      const deadline = Date.now() + 10_000;
+      while (receipts.length === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      const delivered = lines.filter((line) => line.msg === "reminder delivered");
+      assert.equal(delivered.length, 1, JSON.stringify(lines));
+      const line = delivered[0] ?? {};
+      assert.equal(line.eventId, event.id);
+      assert.equal(line.userId, "alice");
+      assert.equal(line.title, "Call Bob");
+      assert.equal(line.startTime, start.toISOString());
+      assert.equal(line.notifyAt, notifyAt.toISOString());
+      // Delivered no earlier than due, and well within a second of it.
+      assert.ok(
+        Number(line.latenessMs) >= 0 && Number(line.latenessMs) < 1000,
+        `lateness ${line.latenessMs}`,
+      );
+      assert.equal(receipts.length, 1);
+      const receipt = receipts[0] as {
+        ok: boolean;
+        value: { eventId: string; notificationId: string };
+      };
+      assert.ok(receipt.ok);
+      assert.equal(receipt.value.eventId, event.id);
+      assert.equal(receipt.value.notificationId, line.notificationId);
+    } finally {
+      await stop();
+    }
+  });
+});

@@ -1,0 +1,96 @@
+// `cal_service scheduler`: the dispatcher and the cleanup loop, with their
+// own /metrics and /healthz port.
+import client, { type Registry } from "prom-client";
+import type { Logger } from "../log/logger.js";
+import { countedPublisher } from "../observability/counted_publisher.js";
+import { createReminderMetrics, createRoleRegistry } from "../observability/metrics.js";
+import { startObservabilityServer } from "../observability/server.js";
+import type { Broker, Publisher } from "../queue/queue.js";
+import type { Clock, ReminderStore } from "../store/store.js";
+import { startCleanup } from "./cleanup.js";
+import { type Loop, startDispatcher } from "./dispatcher.js";
+
+export interface SchedulerSettings {
+  port: number;
+  pollIntervalMs: number;
+  batchSize: number;
+  retentionMs: number;
+  cleanupIntervalMs: number;
+  cleanupBatchSize: number;
+}
+
+export interface SchedulerRoleOptions {
+  settings: SchedulerSettings;
+  host: string;
+  reminders: ReminderStore;
+  broker: Broker;
+  logger: Logger;
+  clock: Clock;
+  registry?: Registry;
+}
+
+export interface SchedulerRole {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startSchedulerRole(options: SchedulerRoleOptions): Promise<SchedulerRole> {
+  const { settings, reminders, broker, logger, clock } = options;
+  const registry = options.registry ?? createRoleRegistry();
+  const metrics = createReminderMetrics(registry);
+  const deleted =
+    (registry.getSingleMetric("events_deleted_total") as client.Counter | undefined) ??
+    new client.Counter({
+      name: "events_deleted_total",
+      help: "Events deleted by the retention cleanup",
+      registers: [registry],
+    });
+
+  // The port first: if it is taken, fail before any reminder is claimed.
+  let dispatcher: Loop | undefined;
+  const server = await startObservabilityServer({
+    host: options.host,
+    port: settings.port,
+    registry,
+    logger,
+    health: () => {
+      if (!broker.isHealthy()) return { healthy: false, reason: "message broker unavailable" };
+      if (dispatcher && !dispatcher.isHealthy())
+        return { healthy: false, reason: "reminder dispatch failing" };
+      return true;
+    },
+  });
+  let publisher: Publisher;
+  try {
+    publisher = countedPublisher(await broker.notificationPublisher(), metrics);
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  dispatcher = startDispatcher({
+    reminders,
+    publisher,
+    logger,
+    clock,
+    metrics,
+    pollIntervalMs: settings.pollIntervalMs,
+    batchSize: settings.batchSize,
+  });
+  const cleanup = startCleanup({
+    reminders,
+    logger,
+    clock,
+    deleted,
+    retentionMs: settings.retentionMs,
+    intervalMs: settings.cleanupIntervalMs,
+    batchSize: settings.cleanupBatchSize,
+  });
+  logger.info({ url: server.url }, "scheduler metrics and health listening");
+  return {
+    url: server.url,
+    async stop() {
+      await Promise.all([dispatcher?.stop(), cleanup.stop()]);
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,185 @@
+// The scheduler's side of the Postgres store: dispatching due reminders and
+// deleting old events. It shares the pool (the `Sql`) with PostgresEventStore,
+// which also exposes these two methods by delegating here.
+//
+// Why dispatch is safe with several schedulers and concurrent writes: the scan
+// locks the rows it returns (FOR UPDATE SKIP LOCKED) and keeps them locked
+// while `publish` runs, until the transaction commits the marks. Another
+// scheduler's scan skips locked rows, so each reminder goes to one publisher;
+// an UpdateEvent or DeleteEvent of a claimed event waits for the commit, then
+// sees reminder_sent_at set and re-arms it (if it moves the reminder) or
+// deletes it. Neither the scan nor the marks take the per-user advisory lock,
+// and SKIP LOCKED never waits, so dispatch cannot deadlock with the writers.
+//
+// On the embedded PGlite the pool has one connection: while a dispatch
+// transaction is open (including during `publish`), every other query of the
+// process waits for it. That is correct, but `publish` must never call the
+// store itself, or it waits forever for its own transaction.
+import type { Sql } from "postgres";
+import { reminderMissed } from "../../domain/event.js";
+import type { DueReminder, ReminderStore } from "../store.js";
+import type { Db } from "./db.js";
+import { unlessUnavailable } from "./errors.js";
+import { instant } from "./rows.js";
+
+/** What the dispatch scan returns for each claimed reminder. */
+interface DueRow {
+  user_id: string;
+  id: string;
+  title: string;
+  start_ms: number;
+  notify_ms: number;
+}
+
+/**
+ * The dispatch scan, exported so tests can EXPLAIN exactly it: pending
+ * reminders due by `now`, oldest first, locked, skipping rows that another
+ * transaction holds. The filter repeats the predicate of the partial index
+ * events_reminder_due (migration 0002) so the planner can use it.
+ */
+export function dueRemindersQuery(db: Db, now: Date, limit: number) {
+  // Instants are read as exact epoch milliseconds, the same way rows.ts does.
+  return db<DueRow[]>`
+    select user_id, id, title,
+           round(extract(epoch from start_time) * 1000)::float8 as start_ms,
+           round(extract(epoch from notify_at) * 1000)::float8 as notify_ms
+    from events
+    where notify_at is not null
+      and reminder_sent_at is null
+      and reminder_skipped_at is null
+      and notify_at <= ${instant(db, now)}
+    order by notify_at, user_id, id
+    limit ${limit}
+    for update skip locked`;
+}
+
+/**
+ * The retention delete, exported so tests can EXPLAIN exactly it: at most
+ * `limit` events that ended strictly before `cutoff`, oldest first. Rows
+ * another transaction holds (a dispatch in progress, an update) are skipped
+ * and deleted by a later batch, so cleanup never waits on them.
+ *
+ * The rows are addressed by ctid, which makes the delete a TID scan of just
+ * the rows found: written as "(user_id, id) in (...)", the planner may join
+ * the batch against a sequential scan of the whole table instead (it does on
+ * a table of a few ten thousand rows). The subquery has locked the rows it
+ * returns, so their ctids stay valid until the delete. (A row updated by
+ * another transaction between this statement's snapshot and the lock is
+ * found at its new ctid, which the snapshot does not see: it is left for a
+ * later batch.)
+ */
+export function endedBeforeDelete(db: Db, cutoff: Date, limit: number) {
+  return db`
+    delete from events
+    where ctid = any(array(
+      select ctid from events
+      where end_time < ${instant(db, cutoff)}
+      order by end_time
+      limit ${limit}
+      for update skip locked))`;
+}
+
+export class PostgresReminderStore implements ReminderStore {
+  readonly #sql: Sql;
+
+  constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  async dispatchDueReminders(
+    now: Date,
+    limit: number,
+    publish: (due: DueReminder[]) => Promise<DueReminder[]>,
+  ): Promise<{ claimed: number; sent: number; skipped: number }> {
+    if (limit <= 0) return { claimed: 0, sent: 0, skipped: 0 };
+    // A failure of `publish` is the broker's, not the database's: it must
+    // reach the caller as it was thrown, never as StoreUnavailableError
+    // (a broker's ECONNREFUSED looks just like a database's).
+    let publishFailure: { error: unknown } | undefined;
+    try {
+      return await unlessUnavailable("dispatch reminders", () =>
+        this.#sql.begin(async (tx) => {
+          const rows = await dueRemindersQuery(tx, now, limit);
+          // The rule for "too late" lives in the domain, shared with the memory store.
+          const missed = (row: DueRow) =>
+            reminderMissed(new Date(row.start_ms), new Date(row.notify_ms), now);
+          const started = rows.filter(missed);
+          const due = rows.filter((row) => !missed(row));
+
+          if (started.length > 0) await markStatement(tx, "skipped", now, started);
+
+          let sent = 0;
+          if (due.length > 0) {
+            let confirmed: DueReminder[];
+            try {
+              confirmed = await publish(due.map(toDueReminder));
+            } catch (error) {
+              // Rethrown so that sql.begin rolls back: nothing is marked,
+              // not even the skips, and everything is claimed again later.
+              publishFailure = { error };
+              throw error;
+            }
+            // Only reminders this dispatch claimed can be marked (we hold
+            // their locks); anything else `publish` returns is ignored.
+            const byKey = new Map(due.map((row) => [key(row.user_id, row.id), row]));
+            const confirmedRows = new Set<DueRow>();
+            for (const reminder of confirmed) {
+              const row = byKey.get(key(reminder.userId, reminder.eventId));
+              if (row) confirmedRows.add(row);
+            }
+            if (confirmedRows.size > 0) {
+              sent = (await markStatement(tx, "sent", now, [...confirmedRows])).count;
+            }
+          }
+          return { claimed: rows.length, sent, skipped: started.length };
+        }),
+      );
+    } catch (error) {
+      if (publishFailure) throw publishFailure.error;
+      throw error;
+    }
+  }
+
+  deleteEventsEndedBefore(cutoff: Date, limit: number): Promise<number> {
+    return unlessUnavailable("delete old events", async () => {
+      if (limit <= 0) return 0;
+      const result = await endedBeforeDelete(this.#sql, cutoff, limit);
+      return result.count;
+    });
+  }
+}
+
+/**
+ * Marks reminders the transaction has claimed (and so locked) as sent or
+ * skipped at `now`; exported so tests can EXPLAIN exactly it. The rows are
+ * named by their keys, passed as two arrays: the statement text is the same
+ * whatever the batch size, so it is prepared once.
+ */
+export function markStatement(
+  db: Db,
+  mark: "sent" | "skipped",
+  now: Date,
+  rows: readonly { user_id: string; id: string }[],
+) {
+  const userIds = rows.map((row) => row.user_id);
+  const ids = rows.map((row) => row.id);
+  const claimed = db`(user_id, id) in (
+    select user_id, id from unnest(${userIds}::text[], ${ids}::uuid[]) as claimed(user_id, id))`;
+  return mark === "sent"
+    ? db`update events set reminder_sent_at = ${instant(db, now)} where ${claimed}`
+    : db`update events set reminder_skipped_at = ${instant(db, now)} where ${claimed}`;
+}
+
+function toDueReminder(row: DueRow): DueReminder {
+  return {
+    userId: row.user_id,
+    eventId: row.id,
+    title: row.title,
+    start: new Date(row.start_ms),
+    notifyAt: new Date(row.notify_ms),
+  };
+}
+
+function key(userId: string, eventId: string): string {
+  return JSON.stringify([userId, eventId]);
+}
