@@ -18,9 +18,13 @@ export function startCalService(args: string[], env: Record<string, string>): St
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
+  // A line may arrive split over two chunks: keep the unfinished tail.
+  let partial = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk;
-    for (const line of chunk.split("\n").filter(Boolean)) {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines.filter(Boolean)) {
       try {
         logs.push(JSON.parse(line));
       } catch {
