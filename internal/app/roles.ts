@@ -51,9 +51,11 @@ export async function runAll(
   // Stopped in this order: no new calls, then no new reminders, then drain.
   const stops: Stop[] = [];
   try {
-    stops.push(await startApi(config, logger.child({ role: "api" }), opened));
-    stops.push(await startScheduler(config, logger.child({ role: "scheduler" }), opened, broker));
-    stops.push(await startSender(config, logger.child({ role: "sender" }), broker));
+    stops.push(await startApi(config, logger.child({ component: "api" }), opened));
+    stops.push(
+      await startScheduler(config, logger.child({ component: "scheduler" }), opened, broker),
+    );
+    stops.push(await startSender(config, logger.child({ component: "sender" }), broker));
   } catch (error) {
     await stopInOrder([...stops, () => broker.close(), () => opened.close()])();
     throw error;
