@@ -34,7 +34,7 @@ RUN npm run build
 # `docker compose --profile test run --rm tests`. Not a production image.
 FROM build AS test
 COPY . .
-CMD ["npm", "run", "test:integration"]
+CMD ["npm", "run", "test:stack"]
 
 # No install scripts: no production dependency has one (only the dev tools
 # esbuild and buf do), and none should run where the image is assembled.

@@ -4,12 +4,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import http2 from "node:http2";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import pino from "pino";
 import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { capturingLogger } from "../log/logger.js";
 import { MemoryEventStore } from "../store/memory/memory_store.js";
 import { StoreUnavailableError } from "../store/store.js";
 import { clientFor, protocols, startTestServer, type TestServer } from "./testing/test_server.js";
@@ -45,17 +44,6 @@ const validEvent = (start: string) =>
   JSON.stringify({ event: { title: "Lunch", startTime: start, duration: "3600s" } });
 
 /** Collects every log line a server writes. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, sink), lines };
-}
-
 describe("api server over plain HTTP/1.1 JSON", () => {
   let server: TestServer;
   before(async () => {

@@ -2,27 +2,16 @@
 // through the API with its reminder 2 s away is delivered by the sender
 // (one log line) and its receipt is published.
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { describe, it } from "node:test";
-import pino from "pino";
 import { loadConfig } from "../config/config.js";
+import { capturingLogger } from "../log/logger.js";
 import { decodeReceipt } from "../notification/receipt.js";
 import { MemoryBroker } from "../queue/memory/memory_broker.js";
 import { runAll } from "./roles.js";
 
 describe("cal_service all (in-process queue)", () => {
   it("delivers a reminder 2 s after the event is created, with its log line and receipt", async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger = pino(
-      { level: "info" },
-      new Writable({
-        write(chunk, _encoding, done) {
-          for (const line of String(chunk).split("\n").filter(Boolean))
-            lines.push(JSON.parse(line));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = capturingLogger();
     const config = loadConfig({
       STORAGE: "memory",
       API_HOST: "127.0.0.1",

@@ -418,8 +418,8 @@ describe("compose.yaml", () => {
     assert.deepEqual(tests.profiles, ["test"]);
     assert.equal(buildOf(tests)?.target, "test");
     const pkg = JSON.parse(read("package.json")) as { scripts: Record<string, string> };
-    assert.deepEqual(tests.command, ["npm", "run", "test:integration"]);
-    assert.ok(pkg.scripts["test:integration"], "package.json has the script the service runs");
+    assert.deepEqual(tests.command, ["npm", "run", "test:stack"]);
+    assert.ok(pkg.scripts["test:stack"], "package.json has the script the service runs");
     for (const [name, service] of Object.entries(services)) {
       if (name !== "tests")
         assert.equal(service.profiles, undefined, `${name}: starts with plain \`up\``);

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { describe, it } from "node:test";
-import pino from "pino";
 import client from "prom-client";
 import type { Logger } from "../log/logger.js";
+import { capturingLogger } from "../log/logger.js";
 import { encodeNotification, JSON_CONTENT_TYPE } from "../notification/codec.js";
 import { idOf, type Notification } from "../notification/notification.js";
 import { decodeReceipt } from "../notification/receipt.js";
@@ -21,17 +20,6 @@ const reminder: Notification = {
 };
 const now = new Date("2026-12-01T08:55:01.500Z");
 
-function capturedLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, sink), lines };
-}
-
 function message(body: Buffer, overrides: Partial<OutgoingMessage> = {}): OutgoingMessage {
   return { messageId: "m-1", contentType: JSON_CONTENT_TYPE, body, ...overrides };
 }
@@ -46,7 +34,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 2000): 
 
 async function setup(overrides: Partial<SenderOptions> = {}) {
   const broker = new MemoryBroker();
-  const { logger, lines } = capturedLogger();
+  const { logger, lines } = capturingLogger();
   const registry = new client.Registry();
   const metrics = createReminderMetrics(registry);
   const sender = await runSender({
@@ -130,7 +118,7 @@ describe("sender", () => {
 
   it("acks only after the log line is written and the receipt is confirmed", async () => {
     const broker = new MemoryBroker();
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturingLogger();
     const events: string[] = [];
     let confirm: () => void = () => {};
     const receipts: Publisher = {
@@ -226,7 +214,7 @@ describe("sender", () => {
         await real.publish(m);
       },
     };
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturingLogger();
     const registry = new client.Registry();
     const metrics = createReminderMetrics(registry);
     const sender = await runSender({
@@ -262,7 +250,7 @@ describe("sender", () => {
 
   it("never acks while receipts keep failing", async () => {
     const broker = new MemoryBroker();
-    const { logger } = capturedLogger();
+    const { logger } = capturingLogger();
     const sender = await runSender({
       consumer: broker.notificationConsumer({ prefetch: 10 }),
       receipts: { publish: async () => Promise.reject(new Error("down")) },

@@ -5,13 +5,11 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import amqp, { type Channel } from "amqplib";
-import pino from "pino";
 import type { Logger } from "../../log/logger.js";
-import { silentLogger } from "../../log/logger.js";
+import { capturingLogger, silentLogger } from "../../log/logger.js";
 import { encodeNotification, JSON_CONTENT_TYPE } from "../../notification/codec.js";
 import { notificationMessage } from "../../notification/message.js";
 import { idOf, type Notification } from "../../notification/notification.js";
@@ -94,17 +92,6 @@ async function until(
 
 const messageCount = (queue: string) =>
   withAdmin(async (ch) => (await ch.checkQueue(queue)).messageCount);
-
-function capturedLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: "debug" }, sink), lines };
-}
 
 const execFileAsync = promisify(execFile);
 async function rabbitmqctl(...args: string[]): Promise<void> {
@@ -211,7 +198,7 @@ describe("RabbitMQ broker", { concurrency: 1, timeout: 180_000 }, () => {
   });
 
   it("reopens a channel RabbitMQ closed, declaring what was deleted again", async () => {
-    const b = broker({ logger: capturedLogger().logger });
+    const b = broker({ logger: capturingLogger("debug").logger });
     const receipts = await b.receiptPublisher();
     await withAdmin((ch) => ch.deleteExchange(names.statusExchange));
     // Publishing to a missing exchange makes RabbitMQ close the channel (404).
@@ -246,7 +233,7 @@ describe("RabbitMQ broker", { concurrency: 1, timeout: 180_000 }, () => {
 
   it("delivers through the sender: logged, receipt on the status exchange, acked", async () => {
     const b = broker();
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturingLogger("debug");
     const statusConnection = await amqp.connect(url);
     try {
       const status = await statusConnection.createChannel();
@@ -278,7 +265,7 @@ describe("RabbitMQ broker", { concurrency: 1, timeout: 180_000 }, () => {
 
   it("dead-letters a malformed message into the dead-letter queue, once", async () => {
     const b = broker();
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturingLogger("debug");
     const sender = await runSender({
       consumer: b.notificationConsumer({ prefetch: 5 }),
       receipts: await b.receiptPublisher(),
@@ -361,7 +348,7 @@ describe("RabbitMQ broker", { concurrency: 1, timeout: 180_000 }, () => {
   it("survives a broker restart: publishes fail fast during it, nothing confirmed is lost", {
     timeout: 150_000,
   }, async () => {
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturingLogger("debug");
     const b = broker({ logger });
     const publisher = await b.notificationPublisher();
     const consumer = b.notificationConsumer({ prefetch: 10 });
