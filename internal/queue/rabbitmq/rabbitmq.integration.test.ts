@@ -8,7 +8,6 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import amqp, { type Channel } from "amqplib";
-import type { Logger } from "../../log/logger.js";
 import { capturingLogger, silentLogger } from "../../log/logger.js";
 import { encodeNotification, JSON_CONTENT_TYPE } from "../../notification/codec.js";
 import { notificationMessage } from "../../notification/message.js";
