@@ -2,11 +2,8 @@
 // gRPC-Web, Connect JSON/binary), Prometheus metrics and health checks.
 
 import { setMaxListeners } from "node:events";
-import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { createContextValues } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastify, {
   type FastifyBaseLogger,
@@ -26,14 +23,15 @@ import { healthService, registerHealthRoutes, storeReadiness } from "./health.js
 import { hideUnexpectedErrors } from "./interceptors/hide_unexpected_errors.js";
 import { observeCalls } from "./interceptors/observe_calls.js";
 import { requireUserId } from "./interceptors/require_user_id.js";
+import { MAX_REQUEST_BYTES } from "./limits.js";
 import { codeName, createRpcMetrics } from "./metrics.js";
 import { createOnePortServer } from "./one_port.js";
+import { refuseUndecodableBinary } from "./refuse_undecodable.js";
 
 // fastify-metrics is CommonJS with an `exports.default`.
 const fastifyMetrics = fastifyMetricsModule.default;
 
-/** Largest request body accepted; larger ones get RESOURCE_EXHAUSTED. */
-export const MAX_REQUEST_BYTES = 1024 * 1024;
+export { MAX_REQUEST_BYTES } from "./limits.js";
 
 export interface ApiServerOptions {
   store: EventStore;
@@ -184,116 +182,4 @@ const CONNECT_STATUS_CODES: Record<number, string> = {
 
 function codeFromConnectStatus(status: number): string {
   return CONNECT_STATUS_CODES[status] ?? (status >= 500 ? "internal" : "unknown");
-}
-
-/**
- * Connect answers a binary body that does not decode (truncated, a bad tag,
- * invalid UTF-8 in a string) and a compressed gRPC message it cannot
- * decompress with INTERNAL, as if the server had failed. Both are the
- * caller's fault, so each binary request body is decoded here first (within
- * the size limit; larger ones are left to Connect's RESOURCE_EXHAUSTED) and
- * refused with INVALID_ARGUMENT.
- */
-function refuseUndecodableBinary(handler: UniversalHandler): UniversalHandler {
-  const checked = (req: UniversalServerRequest) => {
-    const framing = binaryFraming(req.header.get("content-type"));
-    const body = req.body;
-    if (framing === undefined || !isAsyncIterable(body)) return handler(req);
-    return handler({ ...req, body: checkedBody(body, framing, handler.method.input, req.header) });
-  };
-  return Object.assign(checked, handler);
-}
-
-type BinaryFraming = "message" | "envelopes";
-
-function binaryFraming(contentType: string | null): BinaryFraming | undefined {
-  const type = contentType?.split(";")[0]?.trim().toLowerCase();
-  if (type === "application/proto") return "message";
-  if (type && /^application\/grpc(-web)?(\+proto)?$/.test(type)) return "envelopes";
-  return undefined;
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
-}
-
-async function* checkedBody(
-  body: AsyncIterable<Uint8Array>,
-  framing: BinaryFraming,
-  schema: DescMessage,
-  header: Headers,
-): AsyncIterable<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const it = body[Symbol.asyncIterator]();
-  for (let next = await it.next(); !next.done; next = await it.next()) {
-    chunks.push(next.value);
-    size += next.value.byteLength;
-    if (size > MAX_REQUEST_BYTES + 5) {
-      // Too large anyway: Connect refuses it without decoding it.
-      yield* chunks;
-      yield* { [Symbol.asyncIterator]: () => it };
-      return;
-    }
-  }
-  const bytes = Buffer.concat(chunks);
-  if (framing === "message") {
-    // A compressed Connect body is Connect's to decompress and check.
-    const encoding = header.get("content-encoding");
-    if (encoding === null || encoding === "identity") decodeOrRefuse(schema, bytes);
-  } else {
-    checkEnvelopes(bytes, schema, header.get("grpc-encoding"));
-  }
-  yield bytes;
-}
-
-function checkEnvelopes(bytes: Buffer, schema: DescMessage, encoding: string | null): void {
-  // Incomplete envelopes are left to Connect, which refuses them itself.
-  for (let at = 0; at + 5 <= bytes.length; ) {
-    const flags = bytes.readUInt8(at);
-    const end = at + 5 + bytes.readUInt32BE(at + 1);
-    if (end > bytes.length) return;
-    let data: Uint8Array = bytes.subarray(at + 5, end);
-    if (flags & 0b1) {
-      const decompressed = decompress(data, encoding);
-      if (decompressed === undefined) return; // too large: Connect says so
-      data = decompressed;
-    }
-    decodeOrRefuse(schema, data);
-    at = end;
-  }
-}
-
-function decompress(data: Uint8Array, encoding: string | null): Uint8Array | undefined {
-  const options = { maxOutputLength: MAX_REQUEST_BYTES };
-  try {
-    if (encoding === "gzip") return gunzipSync(data, options);
-    if (encoding === "br") return brotliDecompressSync(data, options);
-  } catch (error) {
-    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") return undefined;
-    throw new ConnectError(
-      `decompress ${encoding}: the message is not valid`,
-      Code.InvalidArgument,
-    );
-  }
-  // Connect refuses encodings it does not support before reading the body.
-  if (encoding === null || encoding === "" || encoding === "identity") {
-    throw new ConnectError(
-      "the message is flagged compressed but the request names no grpc-encoding",
-      Code.InvalidArgument,
-    );
-  }
-  return undefined;
-}
-
-function decodeOrRefuse(schema: DescMessage, data: Uint8Array): void {
-  try {
-    fromBinary(schema, data);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ConnectError(
-      `the request is not a valid ${schema.typeName}: ${reason}`,
-      Code.InvalidArgument,
-    );
-  }
 }

@@ -1,0 +1,141 @@
+// Request bodies that Connect would answer with INTERNAL although the caller
+// is at fault: checked here first and refused with INVALID_ARGUMENT.
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import { type DescMessage, fromBinary, fromJsonString } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { MAX_REQUEST_BYTES } from "./limits.js";
+
+/**
+ * Connect answers a binary body that does not decode (truncated, a bad tag,
+ * invalid UTF-8 in a string) and a compressed message it cannot decompress
+ * with INTERNAL, as if the server had failed; and a gRPC(-Web) JSON message
+ * whose parse error quotes half a surrogate pair crashes its trailer
+ * encoding (encodeURIComponent), leaving an empty response without
+ * grpc-status. All of these are the caller's fault, so each request body is
+ * decoded here first (within the size limit; larger ones are left to
+ * Connect's RESOURCE_EXHAUSTED) and refused with INVALID_ARGUMENT and a
+ * message that is well-formed text.
+ */
+export function refuseUndecodableBinary(handler: UniversalHandler): UniversalHandler {
+  const checked = (req: UniversalServerRequest) => {
+    const framing = bodyFraming(req.header.get("content-type"));
+    const body = req.body;
+    if (framing === undefined || !isAsyncIterable(body)) return handler(req);
+    return handler({ ...req, body: checkedBody(body, framing, handler.method.input, req.header) });
+  };
+  return Object.assign(checked, handler);
+}
+
+/** How a request body carries its message: bare (Connect) or enveloped (gRPC, gRPC-Web). */
+interface BodyFraming {
+  enveloped: boolean;
+  binary: boolean;
+}
+
+function bodyFraming(contentType: string | null): BodyFraming | undefined {
+  const type = contentType?.split(";")[0]?.trim().toLowerCase();
+  if (type === "application/proto") return { enveloped: false, binary: true };
+  if (type === "application/json") return { enveloped: false, binary: false };
+  const grpc = type && /^application\/grpc(-web)?(\+proto|\+json)?$/.exec(type);
+  if (grpc) return { enveloped: true, binary: grpc[2] !== "+json" };
+  return undefined;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+async function* checkedBody(
+  body: AsyncIterable<Uint8Array>,
+  framing: BodyFraming,
+  schema: DescMessage,
+  header: Headers,
+): AsyncIterable<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const it = body[Symbol.asyncIterator]();
+  for (let next = await it.next(); !next.done; next = await it.next()) {
+    chunks.push(next.value);
+    size += next.value.byteLength;
+    if (size > MAX_REQUEST_BYTES + 5) {
+      // Too large anyway: Connect refuses it, but decodes the envelopes
+      // before the one that does not fit.
+      if (framing.enveloped) {
+        checkEnvelopes(Buffer.concat(chunks), schema, framing.binary, header.get("grpc-encoding"));
+      }
+      yield* chunks;
+      yield* { [Symbol.asyncIterator]: () => it };
+      return;
+    }
+  }
+  const bytes = Buffer.concat(chunks);
+  if (framing.enveloped) {
+    checkEnvelopes(bytes, schema, framing.binary, header.get("grpc-encoding"));
+  } else {
+    const encoding = header.get("content-encoding");
+    const identity = encoding === null || encoding === "" || encoding === "identity";
+    const data = identity ? bytes : decompress(bytes, encoding);
+    // Connect's own JSON errors are fine in a Connect (JSON) error body.
+    if (data !== undefined && framing.binary) decodeOrRefuse(schema, data, true);
+  }
+  yield bytes;
+}
+
+function checkEnvelopes(
+  bytes: Buffer,
+  schema: DescMessage,
+  binary: boolean,
+  encoding: string | null,
+): void {
+  // Incomplete envelopes are left to Connect, which refuses them itself.
+  for (let at = 0; at + 5 <= bytes.length; ) {
+    const flags = bytes.readUInt8(at);
+    const end = at + 5 + bytes.readUInt32BE(at + 1);
+    if (end > bytes.length) return;
+    let data: Uint8Array = bytes.subarray(at + 5, end);
+    if (flags & 0b1) {
+      const decompressed = decompress(data, encoding);
+      if (decompressed === undefined) return; // too large: Connect says so
+      data = decompressed;
+    }
+    decodeOrRefuse(schema, data, binary);
+    at = end;
+  }
+}
+
+function decompress(data: Uint8Array, encoding: string | null): Uint8Array | undefined {
+  const options = { maxOutputLength: MAX_REQUEST_BYTES };
+  try {
+    if (encoding === "gzip") return gunzipSync(data, options);
+    if (encoding === "br") return brotliDecompressSync(data, options);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") return undefined;
+    throw new ConnectError(
+      `decompress ${encoding}: the message is not valid`,
+      Code.InvalidArgument,
+    );
+  }
+  if (encoding === null || encoding === "" || encoding === "identity") {
+    throw new ConnectError(
+      "the message is flagged compressed but the request names no grpc-encoding",
+      Code.InvalidArgument,
+    );
+  }
+  // Connect refuses encodings it does not support before reading the body.
+  return undefined;
+}
+
+function decodeOrRefuse(schema: DescMessage, data: Uint8Array, binary: boolean): void {
+  try {
+    if (binary) fromBinary(schema, data);
+    // As Connect reads it: lenient UTF-8, unknown fields ignored.
+    else fromJsonString(schema, new TextDecoder().decode(data), { ignoreUnknownFields: true });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConnectError(
+      `the request is not a valid ${schema.typeName}: ${reason}`.toWellFormed(),
+      Code.InvalidArgument,
+    );
+  }
+}

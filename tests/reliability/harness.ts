@@ -1,0 +1,379 @@
+// What the reliability suite needs around the service under test: the api as
+// a child process on a real Postgres store (embedded PGlite in a temporary
+// DATA_DIR, or a fresh database on DATABASE_URL), raw HTTP/1.1 and h2c
+// requests with a hard timeout, the child's RSS, and a tally of cases.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import http from "node:http";
+import http2 from "node:http2";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import postgres from "postgres";
+import { type Started, startCalService, waitForLog } from "../../internal/testing/process.js";
+
+/** Runs per property: FUZZ_RUNS (default 200, what CI runs). */
+export function fuzzRuns(): number {
+  const raw = process.env.FUZZ_RUNS;
+  if (raw === undefined || raw === "") return 200;
+  const runs = Number(raw);
+  if (!Number.isSafeInteger(runs) || runs < 1) {
+    throw new Error(`FUZZ_RUNS must be a whole number of 1 or more, got ${JSON.stringify(raw)}`);
+  }
+  return runs;
+}
+
+/** Every request gets this long to be answered; longer counts as a hang. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface ServiceUnderTest {
+  url: string;
+  pid: number;
+  started: Started;
+  /** "embedded PGlite" or "PostgreSQL database <name>". */
+  storage: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `cal_service api` from source on a Postgres store of its own. */
+export async function startService(): Promise<ServiceUnderTest> {
+  const env: Record<string, string> = {
+    API_HOST: "127.0.0.1",
+    API_PORT: "0",
+    LOG_LEVEL: "info",
+    SHUTDOWN_TIMEOUT: "2s",
+  };
+  const cleanups: (() => Promise<void>)[] = [];
+  let storage: string;
+  const serverUrl = process.env.DATABASE_URL;
+  if (serverUrl) {
+    // A fresh database on the given server, dropped afterwards.
+    const name = `cal_fuzz_${randomBytes(6).toString("hex")}`;
+    const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}`);
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    env.DATABASE_URL = url.toString();
+    env.DB_MIGRATE = "true";
+    storage = `PostgreSQL database ${name}`;
+    cleanups.push(async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end({ timeout: 5 });
+    });
+  } else {
+    const dir = await mkdtemp(path.join(tmpdir(), "cal-fuzz-"));
+    env.DATA_DIR = path.join(dir, "data");
+    storage = "embedded PGlite";
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  }
+
+  const started = startCalService(["api"], env);
+  const stop = async () => {
+    if (started.child.exitCode === null && started.child.signalCode === null) {
+      started.child.kill("SIGTERM");
+      const killer = setTimeout(() => started.child.kill("SIGKILL"), 10_000);
+      await started.exited;
+      clearTimeout(killer);
+    }
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+  try {
+    const line = await waitForLog(started, (l) => l.msg === "api listening", 90_000);
+    const pid = started.child.pid;
+    if (pid === undefined) throw new Error("child has no pid");
+    return { url: String(line.url), pid, started, storage, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The child's resident set size in bytes, from /proc (Linux). */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!match?.[1]) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+// ---------------------------------------------------------------------------
+// Raw requests
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  trailers: Record<string, string>;
+}
+
+/** The request never got a complete answer: reset, closed, or timed out. */
+export class NoAnswer extends Error {
+  override name = "NoAnswer";
+  /** HTTP/1.1: the request went out on a kept-alive socket the server may have closed. */
+  reusedSocket = false;
+}
+
+function flatten(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (value === undefined || key.startsWith(":")) continue;
+    out[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return out;
+}
+
+const h1Agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+/**
+ * One POST over HTTP/1.1 (keep-alive). A kept-alive socket the server closed
+ * just as we reused it (its keep-alive timeout) fails with ECONNRESET or
+ * "socket hang up" before the server saw the request; as Node's docs advise,
+ * that is tried once more on a fresh socket. A fresh socket failing counts.
+ */
+export async function h1Post(
+  baseUrl: string,
+  pathname: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+): Promise<RawResponse> {
+  try {
+    return await h1PostOnce(baseUrl, pathname, headers, body, h1Agent);
+  } catch (error) {
+    if (!(error instanceof NoAnswer) || !error.reusedSocket) throw error;
+    return h1PostOnce(baseUrl, pathname, headers, body, false);
+  }
+}
+
+function h1PostOnce(
+  baseUrl: string,
+  pathname: string,
+  headers: Record<string, string>,
+  body: Uint8Array,
+  agent: http.Agent | false,
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(pathname, baseUrl);
+    const req = http.request(url, {
+      method: "POST",
+      agent,
+      headers: { ...headers, "content-length": String(body.byteLength) },
+    });
+    const timer = setTimeout(() => {
+      req.destroy(new NoAnswer(`no answer within ${REQUEST_TIMEOUT_MS} ms`));
+    }, REQUEST_TIMEOUT_MS);
+    req.on("error", (error) => {
+      clearTimeout(timer);
+      if (error instanceof NoAnswer) return reject(error);
+      const noAnswer = new NoAnswer(`HTTP/1.1: ${error.message}`);
+      noAnswer.reusedSocket = req.reusedSocket;
+      reject(noAnswer);
+    });
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("error", (error) => {
+        clearTimeout(timer);
+        reject(new NoAnswer(`HTTP/1.1 response: ${error.message}`));
+      });
+      res.on("end", () => {
+        clearTimeout(timer);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: flatten(res.headers),
+          body: Buffer.concat(chunks),
+          trailers: flatten(res.trailers),
+        });
+      });
+    });
+    req.end(body);
+  });
+}
+
+/** A reused h2c connection (prior knowledge), reopened if it goes away. */
+export class H2Client {
+  #session: http2.ClientHttp2Session | undefined;
+  /** Sessions that ended with an error: the server dropped a connection. */
+  readonly sessionErrors: string[] = [];
+
+  /** Reset a stream the server answered before reading all of it (what clients do). */
+  cancelUnsent = true;
+
+  constructor(readonly baseUrl: string) {}
+
+  #open(): http2.ClientHttp2Session {
+    if (this.#session && !this.#session.closed && !this.#session.destroyed) return this.#session;
+    const session = http2.connect(this.baseUrl);
+    session.on("error", (error) => this.sessionErrors.push(error.message));
+    session.on("goaway", (code) => {
+      if (code !== http2.constants.NGHTTP2_NO_ERROR) this.sessionErrors.push(`GOAWAY ${code}`);
+    });
+    this.#session = session;
+    return session;
+  }
+
+  async post(
+    pathname: string,
+    headers: Record<string, string>,
+    body: Uint8Array,
+  ): Promise<RawResponse> {
+    if (body.byteLength <= 256 * 1024) return this.#post(this.#open(), pathname, headers, body);
+    // Node's HTTP/2 *client* keeps about 1 MiB of session memory for every
+    // large request body the server answered early and we cancelled, until
+    // its own 10 MB limit makes it fail every later stream of the session
+    // with ENHANCE_YOUR_CALM. That is the client's accounting, not the
+    // server's (a client with maxSessionMemory 200 fails after ~200), so
+    // large bodies get a session of their own.
+    const session = http2.connect(this.baseUrl);
+    session.on("error", (error) => this.sessionErrors.push(error.message));
+    try {
+      return await this.#post(session, pathname, headers, body);
+    } finally {
+      // destroy, not close: a session garbage-collected while nghttp2 still
+      // holds the unsent rest of a cancelled body aborts this process
+      // (Node 20: "Assertion failed: (current_nghttp2_memory_) == (0)").
+      session.destroy();
+    }
+  }
+
+  #post(
+    session: http2.ClientHttp2Session,
+    pathname: string,
+    headers: Record<string, string>,
+    body: Uint8Array,
+  ): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": pathname,
+        ...headers,
+      });
+      let settled = false;
+      let status = 0;
+      let responseHeaders: Record<string, string> = {};
+      let trailers: Record<string, string> = {};
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => {
+        settled = true;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        reject(
+          new NoAnswer(
+            `no answer within ${REQUEST_TIMEOUT_MS} ms (${status === 0 ? "no response headers" : `HTTP ${status} headers, body not ended`})`,
+          ),
+        );
+      }, REQUEST_TIMEOUT_MS);
+      stream.on("response", (h) => {
+        status = Number(h[":status"] ?? 0);
+        responseHeaders = flatten(h);
+      });
+      stream.on("trailers", (t) => {
+        trailers = flatten(t);
+      });
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("error", (error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(new NoAnswer(`h2 stream: ${error.message}`));
+      });
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve({ status, headers: responseHeaders, body: Buffer.concat(chunks), trailers });
+        // The server may have answered without reading all we sent; the
+        // answer is complete, so stop sending.
+        if (this.cancelUnsent && !stream.closed && !stream.writableFinished)
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+      };
+      // The answer is complete when the server ends its side, whatever
+      // became of the rest of our body.
+      stream.on("end", () => {
+        if (status !== 0) finish();
+      });
+      stream.on("close", () => {
+        if (settled) return;
+        clearTimeout(timer);
+        if (status === 0) {
+          settled = true;
+          reject(new NoAnswer(`h2 stream closed without a response (rst ${stream.rstCode})`));
+          return;
+        }
+        const rst = stream.rstCode ?? 0;
+        if (
+          rst !== http2.constants.NGHTTP2_NO_ERROR &&
+          !("grpc-status" in trailers) &&
+          !("grpc-status" in responseHeaders) &&
+          chunks.length === 0
+        ) {
+          settled = true;
+          reject(new NoAnswer(`h2 stream reset with code ${rst} after the headers`));
+          return;
+        }
+        finish();
+      });
+      // The server may answer before it read the whole body and reset the
+      // rest: writing then fails, which is not a missing answer by itself.
+      stream.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    });
+  }
+
+  close(): void {
+    this.#session?.close();
+  }
+}
+
+/** Plain GET over HTTP/1.1, for health checks. */
+export async function h1Get(baseUrl: string, pathname: string): Promise<number> {
+  const res = await fetch(new URL(pathname, baseUrl), {
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+// ---------------------------------------------------------------------------
+// Tally: what was tried and what held, printed as a table at the end.
+
+export class Tally {
+  readonly #rows = new Map<string, { tried: number; passed: number; notes: Set<string> }>();
+
+  record(name: string, passed: boolean, note?: string): void {
+    let row = this.#rows.get(name);
+    if (!row) {
+      row = { tried: 0, passed: 0, notes: new Set() };
+      this.#rows.set(name, row);
+    }
+    row.tried++;
+    if (passed) row.passed++;
+    if (note && row.notes.size < 5) row.notes.add(note);
+  }
+
+  note(name: string, note: string): void {
+    const row = this.#rows.get(name);
+    if (row && row.notes.size < 5) row.notes.add(note);
+  }
+
+  table(): string {
+    const rows = [...this.#rows.entries()];
+    const width = Math.max(4, ...rows.map(([name]) => name.length));
+    const lines = [
+      `${"case".padEnd(width)}  ${"tried".padStart(7)}  ${"passed".padStart(7)}`,
+      `${"-".repeat(width)}  ${"-".repeat(7)}  ${"-".repeat(7)}`,
+    ];
+    let tried = 0;
+    let passed = 0;
+    for (const [name, row] of rows) {
+      tried += row.tried;
+      passed += row.passed;
+      lines.push(
+        `${name.padEnd(width)}  ${String(row.tried).padStart(7)}  ${String(row.passed).padStart(7)}`,
+      );
+      for (const note of row.notes) lines.push(`    ${note}`);
+    }
+    lines.push(
+      `${"total".padEnd(width)}  ${String(tried).padStart(7)}  ${String(passed).padStart(7)}`,
+    );
+    return lines.join("\n");
+  }
+}
