@@ -1,0 +1,222 @@
+// API throughput and latency per RPC, protocol and concurrency, each beside
+// two references measured in the same run at the same concurrency:
+// - pg:    the same SQL issued directly with postgres.js (a pool of 10, the
+//          api's default DB_POOL_MAX): what the database can do;
+// - empty: bench.v1.Bench/Ping on the same server and protocol: what the
+//          framework (HTTP, Connect, Fastify) can do.
+import { randomUUID } from "node:crypto";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import type { Sql } from "postgres";
+import { CalendarService } from "../gen/calendar/v1/calendar_pb.js";
+import { eventsInWindow } from "../internal/store/postgres/postgres_store.js";
+import { type EventRow, eventColumns, instant } from "../internal/store/postgres/rows.js";
+import { BenchService } from "./bench_service.js";
+import {
+  type ApiProcess,
+  type BenchDatabase,
+  type LoadOptions,
+  progress,
+  RssSampler,
+  runLoad,
+} from "./setup.js";
+import type { CellResult } from "./stats.js";
+
+export const METHODS = ["CreateEvent", "GetEvent", "ListDayEvents", "ListMonthEvents"] as const;
+export type Method = (typeof METHODS)[number];
+
+export const PROTOCOLS: Record<string, (baseUrl: string) => Transport> = {
+  "gRPC h2": (baseUrl) => createGrpcTransport({ baseUrl }),
+  "Connect JSON h1": (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+};
+
+export interface ApiRow {
+  method: Method;
+  protocol: string;
+  concurrency: number;
+  api: CellResult;
+  pg: CellResult;
+  empty: CellResult;
+}
+
+export interface ApiReport {
+  rows: ApiRow[];
+  /** Highest VmRSS sampled (every 100 ms) during the concurrency-64 cells. */
+  peakRssMbAtMaxConcurrency: number;
+  /** The api's VmHWM at the end of the API part. */
+  hwmMb: number;
+  /** VmRSS once started and idle, before any call: the floor under the peak. */
+  idleRssMb: number;
+}
+
+const HOUR = 3_600_000;
+const SEED_USERS = 1000;
+const EVENTS_PER_USER = 10;
+const DEC_1 = Date.UTC(2026, 11, 1);
+const CREATE_START = Date.UTC(2027, 0, 10, 9);
+
+/** 10 events a day apart (Dec 1..10, 2026, 09:00 UTC, 1 h) for each of 1,000 users. */
+async function seed(sql: Sql): Promise<{ userId: string; id: string }[]> {
+  await sql`
+    insert into events (user_id, id, title, start_time, end_time, created_at, updated_at, version)
+    select 's' || (g / ${EVENTS_PER_USER}), gen_random_uuid(), 'seeded',
+           timestamptz '2026-12-01 09:00Z' + (g % ${EVENTS_PER_USER}) * interval '1 day',
+           timestamptz '2026-12-01 10:00Z' + (g % ${EVENTS_PER_USER}) * interval '1 day',
+           now(), now(), 1
+    from generate_series(0, ${SEED_USERS * EVENTS_PER_USER - 1}) g`;
+  await sql`vacuum analyze events`;
+  const rows = await sql<{ user_id: string; id: string }[]>`select user_id, id from events`;
+  return rows.map((r) => ({ userId: r.user_id, id: r.id }));
+}
+
+const seededUser = (seq: number) => `s${(seq * 7919) % SEED_USERS}`;
+const DAY = { date: "2026-12-05", start: DEC_1 + 4 * 24 * HOUR, end: DEC_1 + 5 * 24 * HOUR };
+const MONTH = { date: "2026-12-01", start: DEC_1, end: Date.UTC(2027, 0, 1) };
+
+type Calls = Record<Method, (seq: number) => Promise<unknown>>;
+
+/** Each cell creates events for users of its own, one each: creates never overlap. */
+let cellCounter = 0;
+const createUser = (cell: number, seq: number) => `c${cell}_${seq}`;
+
+function apiCalls(
+  client: Client<typeof CalendarService>,
+  events: { userId: string; id: string }[],
+): Calls {
+  const as = (userId: string) => ({ headers: { "x-user-id": userId } });
+  const cell = ++cellCounter;
+  return {
+    CreateEvent: (seq) =>
+      client.createEvent(
+        {
+          event: {
+            title: "bench",
+            startTime: timestampFromMs(CREATE_START),
+            duration: durationFromMs(HOUR / 2),
+            notifyBefore: durationFromMs(HOUR / 6),
+          },
+        },
+        as(createUser(cell, seq)),
+      ),
+    GetEvent: (seq) => {
+      const e = events[(seq * 7919) % events.length] as { userId: string; id: string };
+      return client.getEvent({ id: e.id }, as(e.userId));
+    },
+    ListDayEvents: (seq) => client.listDayEvents({ date: DAY.date }, as(seededUser(seq))),
+    ListMonthEvents: (seq) => client.listMonthEvents({ date: MONTH.date }, as(seededUser(seq))),
+  };
+}
+
+/** The SQL the store issues (postgres_store.ts), straight on a postgres.js pool. */
+function pgCalls(sql: Sql, events: { userId: string; id: string }[]): Calls {
+  const cell = ++cellCounter;
+  const list = (userId: string, w: { start: number; end: number }) =>
+    eventsInWindow(sql, userId, { start: new Date(w.start), end: new Date(w.end) }, 10_001);
+  return {
+    CreateEvent: (seq) => {
+      const userId = createUser(cell, seq);
+      const id = randomUUID();
+      const start = new Date(CREATE_START);
+      const end = new Date(CREATE_START + HOUR / 2);
+      const notifyAt = new Date(CREATE_START - HOUR / 6);
+      const now = new Date();
+      return sql.begin(async (tx) => {
+        await tx`select pg_advisory_xact_lock(${0x63616c}::int4, hashtext(${userId}))`;
+        await tx<EventRow[]>`
+          select ${eventColumns(tx)} from events where user_id = ${userId} and id = ${id}`;
+        await tx`
+          select id from events
+          where user_id = ${userId}
+            and tstzrange(start_time, end_time, '[)')
+              && tstzrange(${instant(tx, start)}, ${instant(tx, end)}, '[)')
+            and (${null}::uuid is null or id <> ${null}::uuid)
+          order by start_time, id
+          limit 1`;
+        await tx<EventRow[]>`
+          insert into events (
+            user_id, id, title, description, start_time, end_time,
+            notify_before_ms, notify_at, created_at, updated_at, version)
+          values (
+            ${userId}, ${id}, ${"bench"}, ${null},
+            ${instant(tx, start)}, ${instant(tx, end)},
+            ${HOUR / 6}::int8, ${instant(tx, notifyAt)},
+            ${instant(tx, now)}, ${instant(tx, now)}, 1)
+          returning ${eventColumns(tx)}`;
+      });
+    },
+    GetEvent: (seq) => {
+      const e = events[(seq * 7919) % events.length] as { userId: string; id: string };
+      return sql<EventRow[]>`
+        select ${eventColumns(sql)} from events where user_id = ${e.userId} and id = ${e.id}`;
+    },
+    ListDayEvents: (seq) => list(seededUser(seq), DAY),
+    ListMonthEvents: (seq) => list(seededUser(seq), MONTH),
+  };
+}
+
+export async function runApiBench(
+  db: BenchDatabase,
+  api: ApiProcess,
+  options: Omit<LoadOptions, "concurrency"> & { concurrencies: number[] },
+): Promise<ApiReport> {
+  const idleRssMb = RssSampler.read(api.pid).rssKb / 1024;
+  progress("api: seeding 10,000 events for 1,000 users");
+  const events = await seed(db.sql);
+  const clients = Object.entries(PROTOCOLS).map(([name, transport]) => {
+    const t = transport(api.url);
+    return {
+      name,
+      calendar: createClient(CalendarService, t),
+      bench: createClient(BenchService, t),
+    };
+  });
+  const rows: ApiRow[] = [];
+  const rss = new RssSampler(api.pid);
+  const maxConcurrency = Math.max(...options.concurrencies);
+  const cells = options.concurrencies.length * (METHODS.length * 3 + clients.length);
+  let done = 0;
+  const cell = async (
+    label: string,
+    call: (seq: number) => Promise<unknown>,
+    concurrency: number,
+  ) => {
+    done += 1;
+    const result = await runLoad(call, { ...options, concurrency });
+    progress(
+      `api ${done}/${cells} ${label} c=${concurrency}: ${result.rps.toFixed(0)}/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}`,
+    );
+    return result;
+  };
+
+  for (const concurrency of options.concurrencies) {
+    if (concurrency === maxConcurrency) rss.start();
+    const pg: Partial<Record<Method, CellResult>> = {};
+    for (const method of METHODS) {
+      pg[method] = await cell(`pg ${method}`, pgCalls(db.sql, events)[method], concurrency);
+    }
+    for (const client of clients) {
+      const empty = await cell(`${client.name} empty`, () => client.bench.ping({}), concurrency);
+      for (const method of METHODS) {
+        const calls = apiCalls(client.calendar, events);
+        const result = await cell(`${client.name} ${method}`, calls[method], concurrency);
+        rows.push({
+          method,
+          protocol: client.name,
+          concurrency,
+          api: result,
+          pg: pg[method] as CellResult,
+          empty,
+        });
+      }
+    }
+    rss.stop();
+  }
+  const { hwmKb } = RssSampler.read(api.pid);
+  return {
+    rows,
+    peakRssMbAtMaxConcurrency: rss.peakRssKb / 1024,
+    hwmMb: hwmKb / 1024,
+    idleRssMb,
+  };
+}

@@ -1,0 +1,237 @@
+// The reminder pipeline on the real PostgreSQL and RabbitMQ: scheduler and
+// sender as `cal_service` child processes (default settings), with AMQP names
+// of this run's own. (1) N reminders due at once, drained to the sender,
+// beside a raw amqplib loop on the same broker; (2) a steady rate, lateness
+// read off the sender's "reminder delivered" log lines.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import amqp from "amqplib";
+import type { Sql } from "postgres";
+import { createDatabase, progress, runId } from "./setup.js";
+import { percentile, sortedCopy } from "./stats.js";
+
+export interface RemindersReport {
+  reminders: number;
+  drainPerSecond: number;
+  rawPerSecond: number;
+  steadyRate: number;
+  steadySeconds: number;
+  lateness: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
+  /** Longest time without a steady delivery, once they had begun: a stall shows here. */
+  longestGapMs: number;
+  /** warn/error log lines of the scheduler and sender (first 20), to explain a stall. */
+  warnings: string[];
+}
+
+const warnings: string[] = [];
+const ENTRY = fileURLToPath(new URL("../cmd/cal_service.ts", import.meta.url));
+
+/** Due at `notifyAt(g)`, events starting 2 h later; one user per 10,000 rows, no overlaps. */
+async function insertReminders(
+  sql: Sql,
+  count: number,
+  title: string,
+  firstMs: number,
+  stepMs: number,
+) {
+  await sql`
+    insert into events (user_id, id, title, start_time, end_time, notify_before_ms, notify_at,
+                        created_at, updated_at, version)
+    select ${title} || (g % 10000), gen_random_uuid(), ${title},
+           n + interval '2 hours' + (g / 10000) * interval '1 hour',
+           n + interval '2 hours 30 minutes' + (g / 10000) * interval '1 hour',
+           extract(epoch from interval '2 hours' + (g / 10000) * interval '1 hour')::int8 * 1000,
+           n, now(), now(), 1
+    from generate_series(0, ${count - 1}) g,
+         lateral (select timestamptz 'epoch' + (${firstMs}::int8 + (g * ${stepMs})::int8) * interval '1 millisecond' as n) t`;
+}
+
+interface Role {
+  child: ChildProcess;
+  url: Promise<string>;
+  onDelivered: (line: string) => void;
+}
+
+function startRole(
+  role: "scheduler" | "sender",
+  env: Record<string, string>,
+  onLine?: (line: string) => void,
+): Role {
+  const child = spawn(process.execPath, ["--import", "tsx", ENTRY, role], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  process.on("exit", () => child.kill("SIGKILL"));
+  const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
+  const url = new Promise<string>((resolve, reject) => {
+    lines.on("line", (line) => {
+      onLine?.(line);
+      if (/"level":"(warn|error|fatal)"/.test(line) && warnings.length < 20) warnings.push(line);
+      if (line.includes("metrics and health listening")) resolve(JSON.parse(line).url);
+    });
+    child.once("exit", (code) => reject(new Error(`${role} exited with ${code}`)));
+  });
+  return { child, url, onDelivered: () => {} };
+}
+
+async function delivered(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  return Number(/^reminders_delivered_total (\S+)/m.exec(text)?.[1] ?? 0);
+}
+
+/** Publish with confirms (persistent, up to 500 unconfirmed) and consume with acks (prefetch 50). */
+async function rawLoop(url: string, queue: string, count: number): Promise<number> {
+  const pub = await amqp.connect(url);
+  const sub = await amqp.connect(url);
+  try {
+    const ch = await pub.createConfirmChannel();
+    await ch.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+    const consumer = await sub.createChannel();
+    await consumer.prefetch(50);
+    let acked = 0;
+    let resolveDone: () => void = () => {};
+    const done = new Promise<void>((r) => {
+      resolveDone = r;
+    });
+    await consumer.consume(queue, (m) => {
+      if (!m) return;
+      consumer.ack(m);
+      if (++acked === count) resolveDone();
+    });
+    const body = Buffer.from(
+      JSON.stringify({
+        eventId: "x".repeat(36),
+        userId: "u",
+        title: "raw",
+        startTime: new Date().toISOString(),
+        notifyAt: new Date().toISOString(),
+      }),
+    );
+    const started = performance.now();
+    let inFlight = 0;
+    for (let i = 0; i < count; i++) {
+      while (inFlight >= 500) await sleep(1);
+      inFlight += 1;
+      ch.publish(
+        "",
+        queue,
+        body,
+        { persistent: true, messageId: String(i), contentType: "application/json" },
+        () => {
+          inFlight -= 1;
+        },
+      );
+    }
+    await done;
+    const seconds = (performance.now() - started) / 1000;
+    await ch.deleteQueue(queue);
+    return count / seconds;
+  } finally {
+    await pub.close().catch(() => {});
+    await sub.close().catch(() => {});
+  }
+}
+
+export async function runRemindersBench(
+  baseUrl: string,
+  amqpUrl: string,
+  options: { reminders: number; steadyRate: number; steadySeconds: number },
+): Promise<RemindersReport> {
+  const prefix = `cal_bench_${runId}`;
+  const names = {
+    AMQP_NOTIFICATIONS_EXCHANGE: `${prefix}.notifications`,
+    AMQP_NOTIFICATIONS_QUEUE: `${prefix}.notifications`,
+    AMQP_DEAD_LETTER_EXCHANGE: `${prefix}.dead-letter`,
+    AMQP_DEAD_LETTER_QUEUE: `${prefix}.notifications.dead`,
+    AMQP_STATUS_EXCHANGE: `${prefix}.status`,
+  };
+  progress(`reminders: raw amqplib loop, ${options.reminders} messages`);
+  const rawPerSecond = await rawLoop(amqpUrl, `${prefix}.raw`, options.reminders);
+  progress(`reminders: raw loop ${rawPerSecond.toFixed(0)}/s`);
+
+  const db = await createDatabase(baseUrl, "rem");
+  const env = {
+    ...names,
+    DATABASE_URL: db.url,
+    AMQP_URL: amqpUrl,
+    API_HOST: "127.0.0.1",
+    SCHEDULER_PORT: "0",
+    SENDER_PORT: "0",
+    LOG_LEVEL: "info",
+  };
+  const lateness: number[] = [];
+  const arrivals: number[] = [];
+  const sender = startRole("sender", env, (line) => {
+    if (line.includes('"title":"steady"') && line.includes("reminder delivered")) {
+      lateness.push(JSON.parse(line).latenessMs);
+      arrivals.push(performance.now());
+    }
+  });
+  const scheduler = startRole("scheduler", env);
+  try {
+    const metrics = await sender.url;
+    await scheduler.url;
+
+    progress(`reminders: inserting ${options.reminders} reminders due now`);
+    await insertReminders(db.sql, options.reminders, "drain", Date.now() - 1000, 0);
+    const started = performance.now();
+    let seen = 0;
+    while (seen < options.reminders) {
+      await sleep(1000);
+      seen = await delivered(metrics);
+      progress(`reminders: drained ${seen}/${options.reminders}`);
+      if (performance.now() - started > 600_000) throw new Error("drain did not finish in 10 min");
+    }
+    const drainPerSecond = options.reminders / ((performance.now() - started) / 1000);
+
+    const steady = options.steadyRate * options.steadySeconds;
+    const first = Date.now() + 3000;
+    progress(`reminders: ${steady} due at ${options.steadyRate}/s over ${options.steadySeconds} s`);
+    await insertReminders(db.sql, steady, "steady", first, 1000 / options.steadyRate);
+    const deadline = first + options.steadySeconds * 1000 + 30_000;
+    while (lateness.length < steady && Date.now() < deadline) {
+      await sleep(1000);
+      progress(`reminders: steady ${lateness.length}/${steady} delivered`);
+    }
+    const sorted = sortedCopy(lateness);
+    const longestGapMs = arrivals.reduce(
+      (gap, t, i) => Math.max(gap, t - (arrivals[i - 1] ?? t)),
+      0,
+    );
+    return {
+      reminders: options.reminders,
+      drainPerSecond,
+      rawPerSecond,
+      steadyRate: options.steadyRate,
+      steadySeconds: options.steadySeconds,
+      lateness: {
+        count: sorted.length,
+        p50Ms: percentile(sorted, 0.5),
+        p99Ms: percentile(sorted, 0.99),
+        maxMs: sorted[sorted.length - 1] ?? Number.NaN,
+      },
+      longestGapMs,
+      warnings,
+    };
+  } finally {
+    for (const role of [scheduler, sender]) role.child.kill("SIGTERM");
+    await sleep(2000);
+    const conn = await amqp.connect(amqpUrl);
+    try {
+      const ch = await conn.createChannel();
+      for (const q of [names.AMQP_NOTIFICATIONS_QUEUE, names.AMQP_DEAD_LETTER_QUEUE])
+        await ch.deleteQueue(q);
+      for (const x of [
+        names.AMQP_NOTIFICATIONS_EXCHANGE,
+        names.AMQP_DEAD_LETTER_EXCHANGE,
+        names.AMQP_STATUS_EXCHANGE,
+      ])
+        await ch.deleteExchange(x);
+    } finally {
+      await conn.close().catch(() => {});
+    }
+    await db.drop();
+  }
+}

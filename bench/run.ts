@@ -1,0 +1,264 @@
+// npm run bench: API, data size and reminder-pipeline benchmarks against the
+// local PostgreSQL and RabbitMQ. Progress on stderr, the table on stdout, the
+// same figures as JSON in bench/results/<timestamp>.json.
+//
+//   --parts api,data,reminders   which parts to run (default: all)
+//   --duration 3 --warmup 1      seconds per cell, after a warm-up
+//   --concurrency 1,16,64        API concurrencies
+//   --max-requests 200000        bound on calls per cell
+//   --events 10000,1000000       table sizes for the data-size part
+//   --reminders 100000           reminders due at once (drain)
+//   --steady-rate 500 --steady-seconds 60
+//   --quick                      small sizes: a smoke run in about two minutes
+import { mkdirSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { type ApiReport, runApiBench } from "./api.js";
+import { type DataSizeReport, runDataSizeBench } from "./data_size.js";
+import { type RemindersReport, runRemindersBench } from "./reminders.js";
+import { createDatabase, progress, runId, startApi } from "./setup.js";
+import { fmt, ratio } from "./stats.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    parts: { type: "string", default: "api,data,reminders" },
+    duration: { type: "string", default: "3" },
+    warmup: { type: "string", default: "1" },
+    concurrency: { type: "string", default: "1,16,64" },
+    "max-requests": { type: "string", default: "200000" },
+    events: { type: "string", default: "10000,1000000" },
+    reminders: { type: "string", default: "100000" },
+    "steady-rate": { type: "string", default: "500" },
+    "steady-seconds": { type: "string", default: "60" },
+    quick: { type: "boolean", default: false },
+  },
+});
+if (flags.quick) {
+  Object.assign(flags, {
+    duration: "1",
+    warmup: "0.5",
+    events: "10000,100000",
+    reminders: "10000",
+    "steady-seconds": "10",
+  });
+}
+const numbers = (s: string) => s.split(",").map(Number);
+const parts = new Set(flags.parts.split(","));
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres";
+const AMQP_URL = process.env.BENCH_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+const load = {
+  durationMs: Number(flags.duration) * 1000,
+  warmupMs: Number(flags.warmup) * 1000,
+  maxRequests: Number(flags["max-requests"]),
+};
+
+interface Results {
+  runId: string;
+  startedAt: string;
+  flags: typeof flags;
+  api?: ApiReport;
+  dataSize?: DataSizeReport;
+  reminders?: RemindersReport;
+  targets: { target: string; value: string; met: boolean }[];
+}
+
+async function main(): Promise<Results> {
+  const results: Results = { runId, startedAt: new Date().toISOString(), flags, targets: [] };
+  const target = (name: string, value: number, limit: number, atMost: boolean, unit = "") =>
+    results.targets.push({
+      target: `${name} ${atMost ? "<=" : ">="} ${limit}${unit}`,
+      value: `${fmt(value, 2)}${unit}`,
+      met: atMost ? value <= limit : value >= limit,
+    });
+
+  if (parts.has("api")) {
+    const db = await createDatabase(DATABASE_URL, "api");
+    try {
+      const api = await startApi(db.url);
+      try {
+        results.api = await runApiBench(db, api, {
+          ...load,
+          concurrencies: numbers(flags.concurrency),
+        });
+      } finally {
+        await api.stop();
+      }
+    } finally {
+      await db.drop();
+    }
+    const top = Math.max(...numbers(flags.concurrency));
+    for (const row of results.api.rows) {
+      if (row.concurrency !== top) continue;
+      if (row.method === "CreateEvent" || row.method === "ListDayEvents") {
+        target(
+          `${row.method} ${row.protocol} c=${top} rps/pg`,
+          ratio(row.api.rps, row.pg.rps),
+          0.5,
+          false,
+        );
+      }
+    }
+    target("api peak RSS", results.api.peakRssMbAtMaxConcurrency, 200, true, " MB");
+  }
+  if (parts.has("data")) {
+    results.dataSize = await runDataSizeBench(DATABASE_URL, {
+      ...load,
+      sizes: numbers(flags.events),
+    });
+    const r = results.dataSize.listMonthP50Ratio;
+    if (r !== undefined) target("ListMonth p50 largest/smallest (api)", r, 1.5, true);
+    const q = results.dataSize.sqlListMonthP50Ratio;
+    if (q !== undefined) target("ListMonth p50 largest/smallest (SQL alone)", q, 1.5, true);
+  }
+  if (parts.has("reminders")) {
+    results.reminders = await runRemindersBench(DATABASE_URL, AMQP_URL, {
+      reminders: Number(flags.reminders),
+      steadyRate: Number(flags["steady-rate"]),
+      steadySeconds: Number(flags["steady-seconds"]),
+    });
+    const rm = results.reminders;
+    target("drain/raw broker", ratio(rm.drainPerSecond, rm.rawPerSecond), 0.5, false);
+    target("lateness p99", rm.lateness.p99Ms / 1000, 1, true, " s");
+  }
+  return results;
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+function print(results: Results): void {
+  const out: string[] = [];
+  if (results.api) {
+    out.push(
+      "API (ratios: api/pg = vs the same SQL on postgres.js; api/empty = vs an empty RPC on the same server and protocol)",
+    );
+    out.push(
+      table(
+        [
+          "method",
+          "protocol",
+          "c",
+          "req/s",
+          "p50 ms",
+          "p99 ms",
+          "err",
+          "pg req/s",
+          "pg p50",
+          "empty req/s",
+          "empty p50",
+          "rps api/pg",
+          "rps api/empty",
+          "p50 api/pg",
+        ],
+        results.api.rows.map((r) => [
+          r.method,
+          r.protocol,
+          String(r.concurrency),
+          fmt(r.api.rps, 0),
+          fmt(r.api.p50Ms, 2),
+          fmt(r.api.p99Ms, 2),
+          String(r.api.errors + r.pg.errors + r.empty.errors),
+          fmt(r.pg.rps, 0),
+          fmt(r.pg.p50Ms, 2),
+          fmt(r.empty.rps, 0),
+          fmt(r.empty.p50Ms, 2),
+          fmt(ratio(r.api.rps, r.pg.rps), 2),
+          fmt(ratio(r.api.rps, r.empty.rps), 2),
+          fmt(ratio(r.api.p50Ms, r.pg.p50Ms), 2),
+        ]),
+      ),
+    );
+    out.push(
+      `api memory: peak VmRSS during c=${Math.max(...numbers(flags.concurrency))} cells ${fmt(results.api.peakRssMbAtMaxConcurrency)} MB; VmHWM at end ${fmt(results.api.hwmMb)} MB; idle after start ${fmt(results.api.idleRssMb)} MB`,
+    );
+  }
+  if (results.dataSize) {
+    out.push("", "Data size (gRPC; probe users' months hold the same 5 events at every size)");
+    out.push(
+      table(
+        ["rpc", "events", "c", "req/s", "p50 ms", "p99 ms", "err", "p50 / smallest"],
+        results.dataSize.rows.map((r) => [
+          r.rpc,
+          String(r.events),
+          String(r.concurrency),
+          fmt(r.result.rps, 0),
+          fmt(r.result.p50Ms, 2),
+          fmt(r.result.p99Ms, 2),
+          String(r.result.errors),
+          fmt(r.p50VsSmallest, 2),
+        ]),
+      ),
+    );
+    for (const { events, plan } of results.dataSize.plans) {
+      const lines = plan.split("\n");
+      const index = lines.find((l) => l.includes("Index") || l.includes("Scan")) ?? "";
+      const time = lines.find((l) => l.startsWith("Execution Time")) ?? "";
+      out.push(`plan at ${events} events: ${index.trim().replace(/\s+/g, " ")}; ${time}`);
+    }
+  }
+  if (results.reminders) {
+    const rm = results.reminders;
+    out.push("", "Reminders");
+    out.push(
+      table(
+        ["what", "", "", "value"],
+        [
+          [
+            `drain ${rm.reminders} due at once (DB -> scheduler -> RabbitMQ -> sender)`,
+            "",
+            "",
+            `${fmt(rm.drainPerSecond, 0)}/s`,
+          ],
+          [
+            `raw amqplib loop, ${rm.reminders} msgs (confirm, persistent, quorum, ack)`,
+            "",
+            "",
+            `${fmt(rm.rawPerSecond, 0)}/s`,
+          ],
+          ["drain / raw", "", "", fmt(ratio(rm.drainPerSecond, rm.rawPerSecond), 2)],
+          [
+            `steady ${rm.steadyRate}/s for ${rm.steadySeconds} s: delivered`,
+            "",
+            "",
+            `${rm.lateness.count}/${rm.steadyRate * rm.steadySeconds}`,
+          ],
+          [
+            "lateness p50 / p99 / max",
+            "",
+            "",
+            `${fmt(rm.lateness.p50Ms, 0)} / ${fmt(rm.lateness.p99Ms, 0)} / ${fmt(rm.lateness.maxMs, 0)} ms`,
+          ],
+          ["longest gap between steady deliveries", "", "", `${fmt(rm.longestGapMs, 0)} ms`],
+          ["scheduler/sender warn+error lines (in the JSON)", "", "", String(rm.warnings.length)],
+        ],
+      ),
+    );
+  }
+  out.push("", "Targets");
+  out.push(
+    table(
+      ["target", "value", "met"],
+      results.targets.map((t) => [t.target, t.value, t.met ? "met" : "MISSED"]),
+    ),
+  );
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+main().then(
+  (results) => {
+    print(results);
+    const dir = new URL("./results/", import.meta.url);
+    mkdirSync(dir, { recursive: true });
+    const file = new URL(`${results.startedAt.replace(/[:.]/g, "-")}.json`, dir);
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    progress(`wrote ${file.pathname}`);
+    process.exit(0);
+  },
+  (error) => {
+    progress(`failed: ${error?.stack ?? error}`);
+    process.exit(1);
+  },
+);
