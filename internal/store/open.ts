@@ -8,7 +8,6 @@ import { MemoryEventStore } from "./memory/memory_store.js";
 import { openDatabase, type PostgresStorage } from "./postgres/connect.js";
 import { runMigrations } from "./postgres/migrate.js";
 import { PostgresEventStore } from "./postgres/postgres_store.js";
-import { PostgresReminderStore } from "./postgres/reminder_store.js";
 import { type Clock, type EventStore, type ReminderStore, systemClock } from "./store.js";
 
 export interface OpenedStore {
@@ -46,7 +45,7 @@ export async function openEventStore(
   const store = new PostgresEventStore(database.sql, { clock });
   return {
     store,
-    reminders: new PostgresReminderStore(database.sql),
+    reminders: store,
     sql: database.sql,
     close: () => database.close(),
   };
