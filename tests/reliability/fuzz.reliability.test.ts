@@ -70,7 +70,7 @@ const RUNS = fuzzRuns();
 /** Warm-up: enough of everything that the heap and the database reach their working size. */
 const WARMUP_RUNS = Math.max(20, Math.min(200, Math.round(RUNS / 4)));
 const RUN_ID = randomBytes(3).toString("hex");
-const tally = new Tally();
+const tally = new Tally("fuzz");
 
 let svc: ServiceUnderTest;
 let h2: H2Client;
@@ -90,7 +90,7 @@ before(async () => {
 });
 
 after(async () => {
-  console.log(`\n# reliability summary (FUZZ_RUNS=${RUNS})\n${tally.table()}\n`);
+  tally.publish(`fuzzing and isolation (FUZZ_RUNS=${RUNS})`);
   h2?.close();
   await svc?.stop();
 });

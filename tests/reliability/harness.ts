@@ -3,6 +3,7 @@
 // DATA_DIR, or a fresh database on DATABASE_URL), raw HTTP/1.1 and h2c
 // requests with a hard timeout, the child's RSS, and a tally of cases.
 import { randomBytes } from "node:crypto";
+import { appendFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import http2 from "node:http2";
@@ -333,47 +334,119 @@ export async function h1Get(baseUrl: string, pathname: string): Promise<number> 
 }
 
 // ---------------------------------------------------------------------------
-// Tally: what was tried and what held, printed as a table at the end.
+// Tally: what was tried and what held, printed as a table at the end of each
+// file and, through scripts/reliability.ts, as one table for the whole suite.
+
+/** One line of the summary. `lost` and `duplicated` exist for fault cases only. */
+export interface TallyRow {
+  file: string;
+  name: string;
+  tried: number;
+  passed: number;
+  lost?: number;
+  duplicated?: number;
+  notes: string[];
+}
+
+/** Reminders of one fault case, counted Jepsen-style. */
+export interface ReminderAccount {
+  /** Reminders that fell due during the case. */
+  due: number;
+  /** Distinct reminders the sender delivered. */
+  delivered: number;
+  /** Due but never delivered. */
+  lost: number;
+  /** Deliveries beyond the first, summed over reminders. */
+  duplicated: number;
+}
 
 export class Tally {
-  readonly #rows = new Map<string, { tried: number; passed: number; notes: Set<string> }>();
+  readonly #rows = new Map<string, TallyRow>();
 
-  record(name: string, passed: boolean, note?: string): void {
+  /** `file` names the suite file in the combined summary. */
+  constructor(readonly file = "") {}
+
+  #row(name: string): TallyRow {
     let row = this.#rows.get(name);
     if (!row) {
-      row = { tried: 0, passed: 0, notes: new Set() };
+      row = { file: this.file, name, tried: 0, passed: 0, notes: [] };
       this.#rows.set(name, row);
     }
+    return row;
+  }
+
+  record(name: string, passed: boolean, note?: string): void {
+    const row = this.#row(name);
     row.tried++;
     if (passed) row.passed++;
-    if (note && row.notes.size < 5) row.notes.add(note);
+    if (note) this.note(name, note);
+  }
+
+  /**
+   * A fault case: one try per due reminder, passed when delivered. Lost and
+   * duplicated are reported as counted; whether they fail the case is the
+   * test's assertion, not the tally's.
+   */
+  account(name: string, account: ReminderAccount, note?: string): void {
+    const row = this.#row(name);
+    row.tried += account.due;
+    row.passed += account.delivered;
+    row.lost = (row.lost ?? 0) + account.lost;
+    row.duplicated = (row.duplicated ?? 0) + account.duplicated;
+    if (note) this.note(name, note);
   }
 
   note(name: string, note: string): void {
     const row = this.#rows.get(name);
-    if (row && row.notes.size < 5) row.notes.add(note);
+    if (row && row.notes.length < 5 && !row.notes.includes(note)) row.notes.push(note);
+  }
+
+  rows(): TallyRow[] {
+    return [...this.#rows.values()];
   }
 
   table(): string {
-    const rows = [...this.#rows.entries()];
-    const width = Math.max(4, ...rows.map(([name]) => name.length));
-    const lines = [
-      `${"case".padEnd(width)}  ${"tried".padStart(7)}  ${"passed".padStart(7)}`,
-      `${"-".repeat(width)}  ${"-".repeat(7)}  ${"-".repeat(7)}`,
-    ];
-    let tried = 0;
-    let passed = 0;
-    for (const [name, row] of rows) {
-      tried += row.tried;
-      passed += row.passed;
-      lines.push(
-        `${name.padEnd(width)}  ${String(row.tried).padStart(7)}  ${String(row.passed).padStart(7)}`,
-      );
-      for (const note of row.notes) lines.push(`    ${note}`);
-    }
-    lines.push(
-      `${"total".padEnd(width)}  ${String(tried).padStart(7)}  ${String(passed).padStart(7)}`,
-    );
-    return lines.join("\n");
+    return summaryTable(this.rows());
   }
+
+  /**
+   * Prints this file's table and, when RELIABILITY_SUMMARY_FILE is set (as
+   * scripts/reliability.ts does), appends the rows to it as JSON lines.
+   */
+  publish(heading: string): void {
+    console.log(`\n# ${heading}\n${this.table()}\n`);
+    const file = process.env.RELIABILITY_SUMMARY_FILE;
+    if (file) {
+      appendFileSync(file, this.rows().map((row) => `${JSON.stringify(row)}\n`).join(""));
+    }
+  }
+}
+
+/** Rows as a fixed-width table with a total line. */
+export function summaryTable(rows: readonly TallyRow[]): string {
+  const width = Math.max(4, ...rows.map((row) => row.name.length));
+  const faults = rows.some((row) => row.lost !== undefined);
+  const num = (n: number | undefined) => (n === undefined ? "" : String(n)).padStart(7);
+  const line = (name: string, cells: (number | undefined)[]) =>
+    `${name.padEnd(width)}  ${cells.map(num).join("  ")}`.trimEnd();
+  const heads = faults ? ["tried", "passed", "lost", "dup"] : ["tried", "passed"];
+  const lines = [
+    `${"case".padEnd(width)}  ${heads.map((h) => h.padStart(7)).join("  ")}`,
+    `${"-".repeat(width)}  ${heads.map(() => "-".repeat(7)).join("  ")}`,
+  ];
+  const total = { tried: 0, passed: 0, lost: 0, duplicated: 0 };
+  for (const row of rows) {
+    total.tried += row.tried;
+    total.passed += row.passed;
+    total.lost += row.lost ?? 0;
+    total.duplicated += row.duplicated ?? 0;
+    const cells: (number | undefined)[] = [row.tried, row.passed];
+    if (faults) cells.push(row.lost, row.duplicated);
+    lines.push(line(row.name, cells));
+    for (const note of row.notes) lines.push(`    ${note}`);
+  }
+  const totals: (number | undefined)[] = [total.tried, total.passed];
+  if (faults) totals.push(total.lost, total.duplicated);
+  lines.push(line("total", totals));
+  return lines.join("\n");
 }
