@@ -112,6 +112,12 @@ export const variables: VariableDoc[] = [
     description: "Most reminders one scheduler pass claims.",
   },
   {
+    name: "SCHEDULER_CONCURRENCY",
+    default: "4",
+    description:
+      "Most scheduler passes at once while reminders are backlogged (each holds a database connection while it publishes).",
+  },
+  {
     name: "RETENTION",
     default: "365d",
     description: "Events that ended longer ago than this are deleted.",
@@ -160,6 +166,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         port: integer(env, "SCHEDULER_PORT", 8081, 0, 65535),
         pollIntervalMs: duration(env, "SCHEDULER_POLL_INTERVAL", "250ms"),
         batchSize: integer(env, "SCHEDULER_BATCH_SIZE", 500, 1, 10_000),
+        parallelPasses: integer(env, "SCHEDULER_CONCURRENCY", 4, 1, 64),
         retentionMs: duration(env, "RETENTION", "365d"),
         cleanupIntervalMs: duration(env, "CLEANUP_INTERVAL", "1h"),
         cleanupBatchSize: integer(env, "CLEANUP_BATCH_SIZE", 1000, 1, 100_000),

@@ -10,7 +10,7 @@ describe("loadQueueConfig", () => {
         amqpUrl: undefined,
         names: defaultNames,
         connectTimeoutMs: 60_000,
-        senderPrefetch: 50,
+        senderPrefetch: 200,
         senderPort: 8082,
       },
     });

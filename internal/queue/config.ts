@@ -74,7 +74,7 @@ export const queueVariables: VariableDoc[] = [
   },
   {
     name: "SENDER_PREFETCH",
-    default: "50",
+    default: "200",
     description: "Most reminders the sender holds unacknowledged at once.",
   },
   {
@@ -132,7 +132,7 @@ export function readQueueConfig(env: Env): QueueConfig {
     amqpUrl: amqpUrl(env, "AMQP_URL"),
     names,
     connectTimeoutMs: duration(env, "AMQP_CONNECT_TIMEOUT", "60s"),
-    senderPrefetch: integer(env, "SENDER_PREFETCH", 50, 1, 65535),
+    senderPrefetch: integer(env, "SENDER_PREFETCH", 200, 1, 65535),
     senderPort: integer(env, "SENDER_PORT", 8082, 0, 65535),
   };
 }

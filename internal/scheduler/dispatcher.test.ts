@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import client from "prom-client";
 import { silentLogger } from "../log/logger.js";
 import { decodeNotification } from "../notification/codec.js";
@@ -15,12 +16,25 @@ import { startDispatcher } from "./dispatcher.js";
 
 const MINUTE = 60_000;
 
-/** A broker stand-in that records what it confirmed, and can refuse. */
+/**
+ * A broker stand-in that records what it confirmed, and can refuse or take
+ * its time to confirm (counting how many publishes wait at once).
+ */
 class RecordingPublisher implements Publisher {
   readonly confirmed: OutgoingMessage[] = [];
   refuse = false;
+  confirmDelayMs = 0;
+  #waiting = 0;
+  mostWaitingAtOnce = 0;
   async publish(message: OutgoingMessage): Promise<void> {
     if (this.refuse) throw new Error("broker unreachable");
+    this.#waiting++;
+    this.mostWaitingAtOnce = Math.max(this.mostWaitingAtOnce, this.#waiting);
+    try {
+      if (this.confirmDelayMs > 0) await sleep(this.confirmDelayMs);
+    } finally {
+      this.#waiting--;
+    }
     this.confirmed.push(message);
   }
 }
@@ -33,20 +47,43 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-function setUp() {
+function setUp(options: { parallelPasses?: number; pollIntervalMs?: number } = {}) {
   const clock = new ManualClock();
   const store = new MemoryEventStore({ clock: clock.read });
   const publisher = new RecordingPublisher();
+  // Counts passes: every pass is one dispatchDueReminders call.
+  const reminders = {
+    passes: 0,
+    dispatchDueReminders(...args: Parameters<MemoryEventStore["dispatchDueReminders"]>) {
+      reminders.passes++;
+      return store.dispatchDueReminders(...args);
+    },
+    deleteEventsEndedBefore: (cutoff: Date, limit: number) =>
+      store.deleteEventsEndedBefore(cutoff, limit),
+  };
   const dispatcher = startDispatcher({
-    reminders: store,
+    reminders,
     publisher,
     logger: silentLogger(),
     clock: clock.read,
     metrics: createReminderMetrics(new client.Registry()),
-    pollIntervalMs: 5,
+    pollIntervalMs: options.pollIntervalMs ?? 5,
     batchSize: 10,
+    parallelPasses: options.parallelPasses ?? 4,
   });
-  return { clock, store, publisher, dispatcher };
+  return { clock, store, publisher, dispatcher, reminders };
+}
+
+async function createDueReminders(store: MemoryEventStore, clock: ManualClock, count: number) {
+  for (let i = 0; i < count; i++) {
+    await store.createEvent(`user-${i}`, randomUUID(), {
+      title: `Event ${i}`,
+      start: inMinutes(clock, 60),
+      durationMs: MINUTE,
+      description: undefined,
+      notifyBeforeMs: 60 * MINUTE,
+    });
+  }
 }
 
 const inMinutes = (clock: ManualClock, minutes: number) =>
@@ -114,19 +151,88 @@ describe("reminder dispatcher", () => {
   });
 
   it("drains a backlog larger than one batch without waiting a poll between batches", async () => {
-    const { clock, store, publisher, dispatcher } = setUp();
+    const { clock, store, publisher, dispatcher } = setUp({ parallelPasses: 1 });
     try {
-      for (let i = 0; i < 35; i++) {
-        await store.createEvent(`user-${i}`, randomUUID(), {
-          title: `Event ${i}`,
-          start: inMinutes(clock, 60),
-          durationMs: MINUTE,
-          description: undefined,
-          notifyBeforeMs: 60 * MINUTE,
-        });
-      }
+      await createDueReminders(store, clock, 35);
       await until(() => publisher.confirmed.length === 35, "all 35 reminders");
       assert.equal(new Set(publisher.confirmed.map((m) => m.messageId)).size, 35);
+    } finally {
+      await dispatcher.stop();
+    }
+  });
+
+  it("overlaps passes on a backlog, each reminder published once", async () => {
+    const { clock, store, publisher, dispatcher } = setUp({ parallelPasses: 4 });
+    try {
+      publisher.confirmDelayMs = 20;
+      await createDueReminders(store, clock, 200);
+      await until(() => publisher.confirmed.length === 200, "all 200 reminders");
+      await sleep(50);
+      assert.equal(publisher.confirmed.length, 200, "none published twice");
+      assert.equal(new Set(publisher.confirmed.map((m) => m.messageId)).size, 200);
+      // A pass publishes its batch of 10 at once; more than 10 waiting for
+      // confirms at once means a second pass was publishing meanwhile.
+      assert.ok(
+        publisher.mostWaitingAtOnce > 10,
+        `passes did not overlap: at most ${publisher.mostWaitingAtOnce} publishes waited at once`,
+      );
+    } finally {
+      await dispatcher.stop();
+    }
+  });
+
+  it("keeps to one pass at a time with parallelPasses 1", async () => {
+    const { clock, store, publisher, dispatcher } = setUp({ parallelPasses: 1 });
+    try {
+      publisher.confirmDelayMs = 5;
+      await createDueReminders(store, clock, 50);
+      await until(() => publisher.confirmed.length === 50, "all 50 reminders");
+      assert.ok(publisher.mostWaitingAtOnce <= 10, `${publisher.mostWaitingAtOnce} at once`);
+    } finally {
+      await dispatcher.stop();
+    }
+  });
+
+  it("reports unhealthy while a pass hangs (a database that stopped answering)", async () => {
+    let release: () => void = () => {};
+    const hanging = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const dispatcher = startDispatcher({
+      reminders: {
+        dispatchDueReminders: async () => {
+          await hanging;
+          return { claimed: 0, sent: 0, skipped: 0 };
+        },
+        deleteEventsEndedBefore: async () => 0,
+      },
+      publisher: new RecordingPublisher(),
+      logger: silentLogger(),
+      clock: () => new Date(),
+      metrics: createReminderMetrics(new client.Registry()),
+      pollIntervalMs: 5,
+      batchSize: 10,
+      parallelPasses: 1,
+      stuckPassMs: 50,
+    });
+    try {
+      assert.equal(dispatcher.isHealthy(), true, "healthy while the pass is young");
+      await until(() => !dispatcher.isHealthy(), "the hanging pass to count as stuck");
+      release();
+      await until(() => dispatcher.isHealthy(), "health to return once the pass ends");
+    } finally {
+      release();
+      await dispatcher.stop();
+    }
+  });
+
+  it("polls with a single pass while nothing is due", async () => {
+    const { reminders, dispatcher } = setUp({ parallelPasses: 4, pollIntervalMs: 20 });
+    try {
+      await sleep(300);
+      // One polling pass makes at most 300 / 20 = 15 passes; four would make ~60.
+      assert.ok(reminders.passes <= 16, `${reminders.passes} passes in 300 ms`);
+      assert.ok(reminders.passes >= 2, "the dispatcher polls");
     } finally {
       await dispatcher.stop();
     }

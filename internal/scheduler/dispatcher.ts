@@ -1,6 +1,13 @@
 // The reminder loop: every poll, hand the due reminders to the broker and
 // mark sent the ones it confirmed. The store makes claim, publish and mark one
 // transaction, so a crash anywhere in between leaves the reminder due.
+//
+// One pass spends most of its time waiting: for the claim query, for the
+// broker's confirms of its last message, for the commit. So while a pass
+// finds a full batch (a backlog), up to `parallelPasses` passes run at once,
+// each on a batch of its own (the claim skips rows another pass holds), and
+// one pass's wait overlaps the others' work. Without a backlog only one pass
+// polls, so an idle scheduler costs one index probe per poll interval.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../log/logger.js";
 import { notificationMessage } from "../notification/message.js";
@@ -18,6 +25,10 @@ export interface DispatcherOptions {
   pollIntervalMs: number;
   /** Most reminders claimed (and held locked) per pass. */
   batchSize: number;
+  /** Most passes at once while there is a backlog (1: one pass after another). */
+  parallelPasses: number;
+  /** A pass running longer than this makes the dispatcher unhealthy (default 30 s). */
+  stuckPassMs?: number;
 }
 
 export interface Loop {
@@ -55,8 +66,16 @@ export function startDispatcher(options: DispatcherOptions): Loop {
     return confirmed;
   };
 
+  // Start times of the passes in progress. A pass normally takes well under
+  // a second; one that does not end is stuck on a database or broker that
+  // stopped answering without closing the connection, which no error reports.
+  const passesStartedAt = new Set<number>();
+  const stuckPassMs = options.stuckPassMs ?? 30_000;
+
   const passOnce = async (): Promise<number> => {
     const endTimer = metrics.scanDuration.startTimer();
+    const startedAt = performance.now();
+    passesStartedAt.add(startedAt);
     try {
       const result = await reminders.dispatchDueReminders(clock(), batchSize, publishAll);
       if (result.sent > 0 || result.skipped > 0) {
@@ -67,37 +86,79 @@ export function startDispatcher(options: DispatcherOptions): Loop {
       }
       return result.claimed;
     } finally {
+      passesStartedAt.delete(startedAt);
       endTimer();
     }
   };
 
-  const done = (async () => {
+  // Set while the last pass claimed a full batch: the extra passes run only then.
+  let backlog = false;
+  const wakeExtraPasses: (() => void)[] = [];
+  const setBacklog = (value: boolean) => {
+    backlog = value;
+    if (value) for (const wake of wakeExtraPasses.splice(0)) wake();
+  };
+  const untilBacklog = () =>
+    backlog || stopping.signal.aborted
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => wakeExtraPasses.push(resolve));
+  stopping.signal.addEventListener("abort", () => {
+    for (const wake of wakeExtraPasses.splice(0)) wake();
+  });
+
+  // Runs one pass; true when it claimed a full batch, so more may be waiting.
+  const passFoundBacklog = async (): Promise<boolean> => {
+    try {
+      const claimed = await passOnce();
+      healthy = true;
+      failures = 0;
+      setBacklog(claimed === batchSize);
+    } catch (error) {
+      healthy = false;
+      failures += 1;
+      setBacklog(false);
+      logger.warn({ err: error, failures }, "reminder pass failed; retrying");
+    }
+    return backlog;
+  };
+
+  // The polling pass: runs every poll interval, at once again while there
+  // is a backlog, and backs off while passes fail.
+  const pollingPasses = async () => {
     while (!stopping.signal.aborted) {
-      let claimed = 0;
-      try {
-        claimed = await passOnce();
-        healthy = true;
-        failures = 0;
-      } catch (error) {
-        healthy = false;
-        failures += 1;
-        logger.warn({ err: error, failures }, "reminder pass failed; retrying");
-      }
-      // A full batch means more may be waiting: go again at once.
-      if (claimed === batchSize && healthy) continue;
+      if (await passFoundBacklog()) continue;
       const waitMs = healthy
         ? pollIntervalMs
         : Math.min(pollIntervalMs * 2 ** failures, MAX_FAILURE_BACKOFF_MS);
       await sleep(waitMs, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
-  })();
+  };
+
+  // An extra pass: sleeps until the polling pass finds a backlog, then
+  // claims batches alongside it until a pass comes back short.
+  const extraPasses = async () => {
+    while (!stopping.signal.aborted) {
+      await untilBacklog();
+      if (stopping.signal.aborted) return;
+      await passFoundBacklog();
+    }
+  };
+
+  const done = Promise.all([
+    pollingPasses(),
+    ...Array.from({ length: Math.max(0, options.parallelPasses - 1) }, extraPasses),
+  ]);
 
   return {
     async stop() {
       stopping.abort();
       await done;
     },
-    isHealthy: () => healthy,
+    isHealthy: () => {
+      const now = performance.now();
+      for (const startedAt of passesStartedAt) if (now - startedAt > stuckPassMs) return false;
+      return healthy;
+    },
   };
 }
 

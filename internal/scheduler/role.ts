@@ -14,6 +14,7 @@ export interface SchedulerSettings {
   port: number;
   pollIntervalMs: number;
   batchSize: number;
+  parallelPasses: number;
   retentionMs: number;
   cleanupIntervalMs: number;
   cleanupBatchSize: number;
@@ -75,6 +76,7 @@ export async function startSchedulerRole(options: SchedulerRoleOptions): Promise
     metrics,
     pollIntervalMs: settings.pollIntervalMs,
     batchSize: settings.batchSize,
+    parallelPasses: settings.parallelPasses,
   });
   const cleanup = startCleanup({
     reminders,

@@ -24,6 +24,8 @@ import { instant } from "./rows.js";
 
 /** What the dispatch scan returns for each claimed reminder. */
 interface DueRow {
+  /** Where the locked row version lies; the marks address it by this. */
+  ctid: string;
   user_id: string;
   id: string;
   title: string;
@@ -36,11 +38,17 @@ interface DueRow {
  * reminders due by `now`, oldest first, locked, skipping rows that another
  * transaction holds. The filter repeats the predicate of the partial index
  * events_reminder_due (migration 0002) so the planner can use it.
+ *
+ * Ordered by notify_at alone, the order of that index, so the scan stops
+ * after `limit` rows. Reminders due at the same instant come in index order.
+ * A tie-break on (user_id, id) would make Postgres sort the whole backlog on
+ * every pass: with 100,000 reminders due at once, 87 ms a pass instead of
+ * 0.3 ms (EXPLAIN ANALYZE, PostgreSQL 15 here).
  */
 export function dueRemindersQuery(db: Db, now: Date, limit: number) {
   // Instants are read as exact epoch milliseconds, the same way rows.ts does.
   return db<DueRow[]>`
-    select user_id, id, title,
+    select ctid::text as ctid, user_id, id, title,
            round(extract(epoch from start_time) * 1000)::float8 as start_ms,
            round(extract(epoch from notify_at) * 1000)::float8 as notify_ms
     from events
@@ -48,7 +56,7 @@ export function dueRemindersQuery(db: Db, now: Date, limit: number) {
       and reminder_sent_at is null
       and reminder_skipped_at is null
       and notify_at <= ${instant(db, now)}
-    order by notify_at, user_id, id
+    order by notify_at
     limit ${limit}
     for update skip locked`;
 }
@@ -151,20 +159,24 @@ export class PostgresReminderStore implements ReminderStore {
 
 /**
  * Marks reminders the transaction has claimed (and so locked) as sent or
- * skipped at `now`; exported so tests can EXPLAIN exactly it. The rows are
- * named by their keys, passed as two arrays: the statement text is the same
- * whatever the batch size, so it is prepared once.
+ * skipped at `now`; exported so tests can EXPLAIN exactly it.
+ *
+ * The rows are addressed by the ctids the claim returned: a TID scan that
+ * touches just those rows. (Named by key, the planner joined the batch
+ * against a sequential scan of the whole table once the table was a few ten
+ * thousand rows, on every pass.) The ctids stay valid: the claim locked
+ * these row versions, so nobody else can update or delete them before we
+ * commit, and this statement's fresh snapshot sees them. Passed as one array,
+ * the statement text is the same whatever the batch size, so it is prepared
+ * once.
  */
 export function markStatement(
   db: Db,
   mark: "sent" | "skipped",
   now: Date,
-  rows: readonly { user_id: string; id: string }[],
+  rows: readonly { ctid: string }[],
 ) {
-  const userIds = rows.map((row) => row.user_id);
-  const ids = rows.map((row) => row.id);
-  const claimed = db`(user_id, id) in (
-    select user_id, id from unnest(${userIds}::text[], ${ids}::uuid[]) as claimed(user_id, id))`;
+  const claimed = db`ctid = any(${rows.map((row) => row.ctid)}::tid[])`;
   return mark === "sent"
     ? db`update events set reminder_sent_at = ${instant(db, now)} where ${claimed}`
     : db`update events set reminder_skipped_at = ${instant(db, now)} where ${claimed}`;
