@@ -1,6 +1,6 @@
 // What each `cal_service <role>` runs. Every role returns a stop function
 // that the shutdown handler calls; cmd/cal_service.ts only picks the role.
-import { createApiServer } from "../api/server.js";
+import { type ApiServerOptions, createApiServer } from "../api/server.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import { openBroker } from "../queue/open.js";
@@ -12,9 +12,14 @@ import { systemClock } from "../store/store.js";
 
 export type Stop = () => Promise<void>;
 
-export async function runApi(config: Config, logger: Logger): Promise<Stop> {
+/** `extras.extraRoutes`: more services on the api (the benchmark's empty RPC). */
+export async function runApi(
+  config: Config,
+  logger: Logger,
+  extras: Pick<ApiServerOptions, "extraRoutes"> = {},
+): Promise<Stop> {
   const opened = await openEventStore(config.storage, logger);
-  return stopInOrder([await startApi(config, logger, opened), () => opened.close()]);
+  return stopInOrder([await startApi(config, logger, opened, extras), () => opened.close()]);
 }
 
 export async function runScheduler(config: Config, logger: Logger): Promise<Stop> {
@@ -70,8 +75,14 @@ export async function runMigrate(config: Config, logger: Logger): Promise<void> 
   await migrateDatabase(config.storage, logger);
 }
 
-async function startApi(config: Config, logger: Logger, opened: OpenedStore): Promise<Stop> {
+async function startApi(
+  config: Config,
+  logger: Logger,
+  opened: OpenedStore,
+  extras: Pick<ApiServerOptions, "extraRoutes"> = {},
+): Promise<Stop> {
   const server = await createApiServer({
+    ...extras,
     store: opened.store,
     logger,
     shutdownTimeoutMs: config.api.shutdownTimeoutMs,

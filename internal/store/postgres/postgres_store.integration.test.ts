@@ -3,9 +3,11 @@
 // Each run works in schemas of its own (cal_test_<random>...), dropped at the
 // end, so runs never see each other's tables or the database's own.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import postgres, { type Sql } from "postgres";
 import { silentLogger } from "../../log/logger.js";
 import { type DueReminder, StoreUnavailableError } from "../store.js";
@@ -336,6 +338,124 @@ describe("an outage between the store and the server", () => {
       const found = await store.getEvent(user, created.value.id);
       assert.ok(found.ok);
       assert.deepEqual(await store.listEvents(user, window, 10), [found.value]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+describe("a server that ends a connection inside a transaction", () => {
+  it("leaves the process running and the pool working (postgres.js defect, recycling_pool.ts)", async () => {
+    // In a process of its own: the defect is an uncaught exception, which
+    // node:test would report as this test's failure even when handled.
+    const script = fileURLToPath(
+      new URL("./testing/terminated_in_transaction.ts", import.meta.url),
+    );
+    const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ["--import", "tsx", script],
+        { env: { ...process.env, DATABASE_URL: url }, timeout: 60_000 },
+        (error, stdout, stderr) =>
+          resolve({
+            code: error ? ((error as { code?: number }).code ?? 1) : 0,
+            output: `${stdout}${stderr}`,
+          }),
+      );
+    });
+    const rounds = result.output
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { answered: boolean; cutOff: boolean });
+    assert.equal(result.code, 0, `the process failed or crashed:\n${result.output}`);
+    assert.equal(rounds.length, 3, result.output);
+    for (const round of rounds) {
+      assert.deepEqual(
+        { cutOff: round.cutOff, answered: round.answered },
+        { cutOff: true, answered: true },
+      );
+    }
+  });
+});
+
+describe("a database that stops answering (packets black-holed)", () => {
+  it("answers StoreUnavailableError within the call timeout, then recovers when it heals", async () => {
+    const schema = await newSchema("blackhole");
+    const direct = new URL(url);
+    const proxy = new TcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    await proxy.start();
+    const viaProxy = new URL(url);
+    viaProxy.port = String(proxy.port);
+    try {
+      const sql = pool(schema, 4, viaProxy.toString());
+      await runMigrations(sql, logger);
+      const callTimeoutMs = 1000;
+      const store = new PostgresEventStore(sql, { callTimeoutMs });
+      const user = `user-${randomUUID()}`;
+      const created = await store.createEvent(
+        user,
+        randomUUID(),
+        event("2026-07-01T09:00:00Z", HOUR),
+      );
+      assert.ok(created.ok);
+
+      // Connections stay open and silent; new ones are accepted and never answered.
+      proxy.blackhole();
+      const window = {
+        start: new Date("2026-07-01T00:00:00Z"),
+        end: new Date("2026-07-02T00:00:00Z"),
+      };
+      const lateId = randomUUID();
+      const calls: [string, () => Promise<unknown>][] = [
+        ["getEvent", () => store.getEvent(user, created.value.id)],
+        ["createEvent", () => store.createEvent(user, lateId, event("2026-07-01T12:00:00Z", HOUR))],
+        [
+          "updateEvent",
+          () =>
+            store.updateEvent(
+              user,
+              created.value.id,
+              event("2026-07-01T09:00:00Z", HOUR),
+              undefined,
+            ),
+        ],
+        ["deleteEvent", () => store.deleteEvent(user, randomUUID())],
+        ["listEvents", () => store.listEvents(user, window, 10)],
+        ["ping", () => store.ping()],
+      ];
+      // All at once, more than the pool has connections: the ones queued for
+      // a connection are bounded too.
+      await Promise.all(
+        [...calls, ...calls].map(async ([name, call]) => {
+          const started = performance.now();
+          await assert.rejects(call(), StoreUnavailableError, `${name} while black-holed`);
+          const ms = performance.now() - started;
+          assert.ok(
+            ms < callTimeoutMs + 1000,
+            `${name} took ${Math.round(ms)} ms to fail (timeout ${callTimeoutMs})`,
+          );
+        }),
+      );
+
+      proxy.heal();
+      const started = performance.now();
+      let recovered = false;
+      while (!recovered && performance.now() - started < 10_000) {
+        recovered = await store.ping().then(
+          () => true,
+          () => false,
+        );
+        if (!recovered) await sleep(100);
+      }
+      assert.ok(recovered, "the store works again once the network heals");
+      const found = await store.getEvent(user, created.value.id);
+      assert.ok(found.ok);
+      // The create that timed out went through once the network healed (the
+      // caller was told UNAVAILABLE: an ambiguous outcome); repeating it with
+      // the same id returns the stored event, as a retrying client would.
+      const retried = await store.createEvent(user, lateId, event("2026-07-01T12:00:00Z", HOUR));
+      assert.ok(retried.ok);
+      assert.equal(retried.value.id, lateId);
     } finally {
       await proxy.stop();
     }

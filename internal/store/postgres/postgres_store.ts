@@ -29,13 +29,27 @@ import {
   systemClock,
 } from "../store.js";
 import type { Db } from "./db.js";
-import { errorMessage, hasSqlState, SqlState, unlessUnavailable } from "./errors.js";
+import {
+  errorMessage,
+  hasSqlState,
+  SqlState,
+  unlessUnavailable,
+  withinDeadline,
+} from "./errors.js";
 import { PostgresReminderStore } from "./reminder_store.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
 
 // First key of the two-key advisory lock space, reserved for per-user write
 // locks (the migration runner uses the one-key space, which is disjoint).
 const USER_WRITE_LOCK = 0x63616c; // "cal"
+
+/**
+ * The longest an EventStore call may take before it answers
+ * StoreUnavailableError (UNAVAILABLE at the API). Calls are short OLTP work;
+ * one that has not finished by then is stuck behind a database or network
+ * that stopped answering, and the caller is better told so than kept waiting.
+ */
+export const DEFAULT_CALL_TIMEOUT_MS = 3000;
 
 // A write that lost a race to a writer that skipped our lock (or to a delete
 // right after our failed insert) is tried again; this many times in all.
@@ -49,11 +63,22 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   readonly #sql: Sql;
   readonly #clock: Clock;
   readonly #reminders: PostgresReminderStore;
+  readonly #callTimeoutMs: number;
 
-  constructor(sql: Sql, options: { clock?: Clock } = {}) {
+  constructor(sql: Sql, options: { clock?: Clock; callTimeoutMs?: number } = {}) {
     this.#sql = sql;
     this.#clock = options.clock ?? systemClock;
+    this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.#reminders = new PostgresReminderStore(sql);
+  }
+
+  /**
+   * Every EventStore call: connection failures and calls that get no answer
+   * in time both become StoreUnavailableError. (The reminder side has no
+   * deadline: a dispatch holds its transaction while the broker confirms.)
+   */
+  #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    return withinDeadline(what, this.#callTimeoutMs, () => unlessUnavailable(what, operation));
   }
 
   createEvent(
@@ -61,7 +86,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     id: string,
     fields: EventFields,
   ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> {
-    return unlessUnavailable("create event", () =>
+    return this.#call("create event", () =>
       retryOnLostRace(() =>
         this.#sql.begin(async (tx): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> => {
           await lockUser(tx, userId);
@@ -94,7 +119,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   }
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
-    return unlessUnavailable("get event", async () => {
+    return this.#call("get event", async () => {
       const [row] = await this.#sql<EventRow[]>`
         select ${eventColumns(this.#sql)} from events where user_id = ${userId} and id = ${id}`;
       return row ? ok(toEvent(row)) : err({ kind: "not_found", id });
@@ -108,7 +133,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     expectedVersion: number | undefined,
   ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
     type Outcome = Result<CalendarEvent, NotFound | Overlap | VersionMismatch>;
-    return unlessUnavailable("update event", async () => {
+    return this.#call("update event", async () => {
       for (let attempt = 1; ; attempt++) {
         try {
           return await this.#sql.begin(async (tx): Promise<Outcome> => {
@@ -176,7 +201,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
     // A single statement is its own transaction; it needs no user lock, as
     // removing an event cannot create an overlap.
-    return unlessUnavailable("delete event", async () => {
+    return this.#call("delete event", async () => {
       const deleted = await this.#sql`
         delete from events where user_id = ${userId} and id = ${id} returning id`;
       return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
@@ -184,7 +209,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   }
 
   listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]> {
-    return unlessUnavailable("list events", async () => {
+    return this.#call("list events", async () => {
       // An empty (or inverted) window shares no instant with any event; and
       // Postgres refuses to build a range whose end precedes its start.
       if (!(window.start < window.end)) return [];
@@ -205,14 +230,16 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     return this.#reminders.deleteEventsEndedBefore(cutoff, limit);
   }
 
-  async ping(): Promise<void> {
-    try {
-      await this.#sql`select 1`;
-    } catch (error) {
-      throw new StoreUnavailableError(`database ping failed: ${errorMessage(error)}`, {
-        cause: error,
-      });
-    }
+  ping(): Promise<void> {
+    return withinDeadline("ping", this.#callTimeoutMs, async () => {
+      try {
+        await this.#sql`select 1`;
+      } catch (error) {
+        throw new StoreUnavailableError(`database ping failed: ${errorMessage(error)}`, {
+          cause: error,
+        });
+      }
+    });
   }
 
   async close(): Promise<void> {
