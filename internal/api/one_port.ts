@@ -11,6 +11,53 @@ import type { Socket } from "node:net";
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const SNIFF_TIMEOUT_MS = 10_000;
+/**
+ * How long an idle HTTP/1.1 connection is kept for its next request. Node's
+ * default, 5 s, is shorter than most clients and proxies keep idle
+ * connections (load balancers 60 s, nginx 75 s, Go's http.Transport 90 s):
+ * a client reusing one just as the server closes it sees "socket hang up".
+ * The server must be the side that waits longer. Sent to clients as
+ * `Keep-Alive: timeout=120`, which Node's and undici's agents honour.
+ */
+export const HTTP1_KEEP_ALIVE_TIMEOUT_MS = 120_000;
+
+/**
+ * A response sent before the request body was read to its end (a body too
+ * large, a broken envelope) reads and drops the rest of the body once sent.
+ * Otherwise the unread rest stays in front of the next request on the
+ * connection, and a client that reuses it waits for an answer that never
+ * comes: Node only drains bodies that nobody started to read. Closing the
+ * connection at once instead would reset it under a client still sending,
+ * which then never reads the answer (EPIPE). Past MAX_DRAINED_BYTES the
+ * connection is closed anyway: nobody is owed a free upload of any size.
+ */
+class DrainingUnreadBody extends http.ServerResponse {
+  // Every response passes here: an implicit header calls writeHead too.
+  override writeHead(statusCode: number, ...rest: unknown[]): this {
+    if (!this.req.complete) this.once("finish", () => drain(this.req));
+    return super.writeHead(statusCode, ...(rest as [string, http.OutgoingHttpHeaders]));
+  }
+}
+
+const MAX_DRAINED_BYTES = 16 * 1024 * 1024;
+
+function drain(req: http.IncomingMessage): void {
+  if (req.complete || req.destroyed) return;
+  let drained = 0;
+  // A reader that stopped half-way may still listen for "readable", which
+  // makes resume() a no-op: read explicitly.
+  const readAll = () => {
+    for (let chunk: Buffer | null = req.read(); chunk !== null; chunk = req.read()) {
+      drained += chunk.byteLength;
+      if (drained > MAX_DRAINED_BYTES) {
+        req.socket.destroy();
+        return;
+      }
+    }
+  };
+  req.on("readable", readAll);
+  readAll();
+}
 
 /**
  * The handler Fastify passes to its serverFactory. It is typed for HTTP/1.1
@@ -28,7 +75,10 @@ export function createOnePortServer(
   handler: Handler,
   options: { http2SessionTimeoutMs: number },
 ): OnePortServer {
-  const h1 = http.createServer(handler) as OnePortServer;
+  const h1 = http.createServer(
+    { ServerResponse: DrainingUnreadBody, keepAliveTimeout: HTTP1_KEEP_ALIVE_TIMEOUT_MS },
+    handler,
+  ) as OnePortServer;
   const h2 = http2.createServer(
     {},
     handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,

@@ -1,9 +1,14 @@
 // Request bodies that Connect would answer with INTERNAL although the caller
-// is at fault: checked here first and refused with INVALID_ARGUMENT.
+// is at fault: refused with INVALID_ARGUMENT instead.
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { type DescMessage, fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import {
+  createAsyncIterable,
+  type UniversalHandler,
+  type UniversalServerRequest,
+  type UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
 import { MAX_REQUEST_BYTES } from "./limits.js";
 
 /**
@@ -12,34 +17,109 @@ import { MAX_REQUEST_BYTES } from "./limits.js";
  * with INTERNAL, as if the server had failed; and a gRPC(-Web) JSON message
  * whose parse error quotes half a surrogate pair crashes its trailer
  * encoding (encodeURIComponent), leaving an empty response without
- * grpc-status. All of these are the caller's fault, so each request body is
- * decoded here first (within the size limit; larger ones are left to
- * Connect's RESOURCE_EXHAUSTED) and refused with INVALID_ARGUMENT and a
- * message that is well-formed text.
+ * grpc-status. All of these are the caller's fault, and are refused with
+ * INVALID_ARGUMENT and a message that is well-formed text.
+ *
+ * The common case, an uncompressed binary body over gRPC or Connect, costs
+ * nothing extra: Connect decodes it, and only its answer is relabelled when
+ * it is one of its INTERNAL decoding errors (by then a unary call's gRPC
+ * trailers are set and a Connect error body is complete). The rest (JSON in
+ * gRPC envelopes, compressed bodies, gRPC-Web, whose status travels inside
+ * the body) is decoded here first, within the size limit (larger bodies are
+ * left to Connect's RESOURCE_EXHAUSTED).
  */
 export function refuseUndecodableBinary(handler: UniversalHandler): UniversalHandler {
-  const checked = (req: UniversalServerRequest) => {
+  const schema = handler.method.input;
+  const checked = async (req: UniversalServerRequest) => {
     const framing = bodyFraming(req.header.get("content-type"));
     const body = req.body;
     if (framing === undefined || !isAsyncIterable(body)) return handler(req);
-    return handler({ ...req, body: checkedBody(body, framing, handler.method.input, req.header) });
+    if (framing.binary && framing.protocol !== "grpc-web" && !namesCompression(req, framing)) {
+      return relabelDecodingError(await handler(req), framing, schema);
+    }
+    return handler({ ...req, body: checkedBody(body, framing, schema, req.header) });
   };
   return Object.assign(checked, handler);
 }
 
 /** How a request body carries its message: bare (Connect) or enveloped (gRPC, gRPC-Web). */
 interface BodyFraming {
+  protocol: "connect" | "grpc" | "grpc-web";
   enveloped: boolean;
   binary: boolean;
 }
 
 function bodyFraming(contentType: string | null): BodyFraming | undefined {
   const type = contentType?.split(";")[0]?.trim().toLowerCase();
-  if (type === "application/proto") return { enveloped: false, binary: true };
-  if (type === "application/json") return { enveloped: false, binary: false };
+  if (type === "application/proto") return { protocol: "connect", enveloped: false, binary: true };
+  if (type === "application/json") return { protocol: "connect", enveloped: false, binary: false };
   const grpc = type && /^application\/grpc(-web)?(\+proto|\+json)?$/.exec(type);
-  if (grpc) return { enveloped: true, binary: grpc[2] !== "+json" };
+  if (grpc) {
+    const protocol = grpc[1] ? "grpc-web" : "grpc";
+    return { protocol, enveloped: true, binary: grpc[2] !== "+json" };
+  }
   return undefined;
+}
+
+function isIdentity(encoding: string | null): boolean {
+  return encoding === null || encoding === "" || encoding === "identity";
+}
+
+function namesCompression(req: UniversalServerRequest, framing: BodyFraming): boolean {
+  return !isIdentity(req.header.get(framing.enveloped ? "grpc-encoding" : "content-encoding"));
+}
+
+/**
+ * The caller's-fault message for one of Connect's INTERNAL errors about an
+ * uncompressed binary request, or undefined for any other error.
+ */
+function callerFaultMessage(message: string, schema: DescMessage): string | undefined {
+  const parse = /^parse binary: ([\s\S]*)$/.exec(message);
+  if (parse) return `the request is not a valid ${schema.typeName}: ${parse[1]}`.toWellFormed();
+  if (message === "received compressed envelope, but do not know how to decompress") {
+    return "the message is flagged compressed but the request names no grpc-encoding";
+  }
+  return undefined;
+}
+
+async function relabelDecodingError(
+  res: UniversalServerResponse,
+  framing: BodyFraming,
+  schema: DescMessage,
+): Promise<UniversalServerResponse> {
+  if (framing.protocol === "grpc") {
+    const trailer = res.trailer;
+    if (trailer?.get("grpc-status") !== String(Code.Internal)) return res;
+    let message: string;
+    try {
+      message = decodeURIComponent(trailer.get("grpc-message") ?? "");
+    } catch {
+      return res;
+    }
+    const relabelled = callerFaultMessage(message, schema);
+    if (relabelled === undefined) return res;
+    trailer.set("grpc-status", String(Code.InvalidArgument));
+    trailer.set("grpc-message", encodeURIComponent(relabelled));
+    return res;
+  }
+  // Connect unary: an error is a complete JSON body with an HTTP status.
+  if (res.status !== 500 || !isAsyncIterable(res.body)) return res;
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of res.body) chunks.push(chunk);
+  const bytes = Buffer.concat(chunks);
+  let error: { code?: unknown; message?: unknown } = {};
+  try {
+    error = JSON.parse(bytes.toString("utf8"));
+  } catch {}
+  const relabelled =
+    error.code === "internal" && typeof error.message === "string"
+      ? callerFaultMessage(error.message, schema)
+      : undefined;
+  if (relabelled === undefined) return { ...res, body: createAsyncIterable([bytes]) };
+  const body = Buffer.from(JSON.stringify({ code: "invalid_argument", message: relabelled }));
+  const header = new Headers(res.header);
+  header.set("content-length", String(body.byteLength));
+  return { ...res, status: 400, header, body: createAsyncIterable([body]) };
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
@@ -74,8 +154,7 @@ async function* checkedBody(
     checkEnvelopes(bytes, schema, framing.binary, header.get("grpc-encoding"));
   } else {
     const encoding = header.get("content-encoding");
-    const identity = encoding === null || encoding === "" || encoding === "identity";
-    const data = identity ? bytes : decompress(bytes, encoding);
+    const data = isIdentity(encoding) ? bytes : decompress(bytes, encoding);
     // Connect's own JSON errors are fine in a Connect (JSON) error body.
     if (data !== undefined && framing.binary) decodeOrRefuse(schema, data, true);
   }
@@ -116,7 +195,7 @@ function decompress(data: Uint8Array, encoding: string | null): Uint8Array | und
       Code.InvalidArgument,
     );
   }
-  if (encoding === null || encoding === "" || encoding === "identity") {
+  if (isIdentity(encoding)) {
     throw new ConnectError(
       "the message is flagged compressed but the request names no grpc-encoding",
       Code.InvalidArgument,
