@@ -2,11 +2,15 @@
 // two references measured in the same run at the same concurrency:
 // - pg:    the same SQL issued directly with postgres.js (a pool of 10, the
 //          api's default DB_POOL_MAX): what the database can do;
-// - empty: bench.v1.Bench/Ping on the same server and protocol: what the
-//          framework (HTTP, Connect, Fastify) can do.
+// - empty: bench.v1.Bench/Ping on the same server and protocol, behind the
+//          same interceptors (createApiServer's extraRoutes): what the server
+//          (HTTP, Connect, Fastify, access log, metrics) can do per call.
+// Each cell also records the cores kept busy by the api, this process (the
+// load generator) and PostgreSQL, to show which one bounds it.
 import { randomUUID } from "node:crypto";
+import type { DescService } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { Sql } from "postgres";
 import { CalendarService } from "../gen/calendar/v1/calendar_pb.js";
@@ -14,8 +18,16 @@ import { eventsInWindow } from "../internal/store/postgres/postgres_store.js";
 import { type EventRow, eventColumns, instant } from "../internal/store/postgres/rows.js";
 import { BenchService } from "./bench_service.js";
 import {
+  leanConnectJsonClient,
+  leanGrpcClient,
+  type UnaryCall,
+  unaryMethod,
+} from "./lean_client.js";
+import {
   type ApiProcess,
   type BenchDatabase,
+  type CpuCores,
+  CpuMeter,
   type LoadOptions,
   progress,
   RssSampler,
@@ -26,18 +38,36 @@ import type { CellResult } from "./stats.js";
 export const METHODS = ["CreateEvent", "GetEvent", "ListDayEvents", "ListMonthEvents"] as const;
 export type Method = (typeof METHODS)[number];
 
-export const PROTOCOLS: Record<string, (baseUrl: string) => Transport> = {
-  "gRPC h2": (baseUrl) => createGrpcTransport({ baseUrl }),
-  "Connect JSON h1": (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+/** The protocols measured, each with the two clients the bench can use. */
+export const PROTOCOLS: Record<string, Record<ClientKind, (baseUrl: string) => UnaryCall>> = {
+  "gRPC h2": {
+    connect: (baseUrl) => connectClient(createGrpcTransport({ baseUrl })),
+    lean: (baseUrl) => leanGrpcClient(baseUrl).call,
+  },
+  "Connect JSON h1": {
+    connect: (baseUrl) => connectClient(createConnectTransport({ baseUrl, httpVersion: "1.1" })),
+    lean: (baseUrl) => leanConnectJsonClient(baseUrl).call,
+  },
 };
+
+/**
+ * connect: @connectrpc/connect-node's clients, as an application would call
+ * the api; lean: bench/lean_client.ts, the wire protocol on node:http(2)
+ * with far less CPU per call, so that more of a small machine is left to
+ * the api.
+ */
+export type ClientKind = "connect" | "lean";
+
+/** A cell's figures and the cores each process kept busy during it. */
+export type MeasuredCell = CellResult & { cpu: CpuCores };
 
 export interface ApiRow {
   method: Method;
   protocol: string;
   concurrency: number;
-  api: CellResult;
-  pg: CellResult;
-  empty: CellResult;
+  api: MeasuredCell;
+  pg: MeasuredCell;
+  empty: MeasuredCell;
 }
 
 export interface ApiReport {
@@ -80,15 +110,19 @@ type Calls = Record<Method, (seq: number) => Promise<unknown>>;
 let cellCounter = 0;
 const createUser = (cell: number, seq: number) => `c${cell}_${seq}`;
 
-function apiCalls(
-  client: Client<typeof CalendarService>,
-  events: { userId: string; id: string }[],
-): Calls {
-  const as = (userId: string) => ({ headers: { "x-user-id": userId } });
+const CREATE_EVENT = unaryMethod(CalendarService, "CreateEvent");
+const GET_EVENT = unaryMethod(CalendarService, "GetEvent");
+const LIST_DAY = unaryMethod(CalendarService, "ListDayEvents");
+const LIST_MONTH = unaryMethod(CalendarService, "ListMonthEvents");
+const PING = unaryMethod(BenchService, "Ping");
+
+function apiCalls(call: UnaryCall, events: { userId: string; id: string }[]): Calls {
+  const as = (userId: string) => ({ "x-user-id": userId });
   const cell = ++cellCounter;
   return {
     CreateEvent: (seq) =>
-      client.createEvent(
+      call(
+        CREATE_EVENT,
         {
           event: {
             title: "bench",
@@ -101,10 +135,28 @@ function apiCalls(
       ),
     GetEvent: (seq) => {
       const e = events[(seq * 7919) % events.length] as { userId: string; id: string };
-      return client.getEvent({ id: e.id }, as(e.userId));
+      return call(GET_EVENT, { id: e.id }, as(e.userId));
     },
-    ListDayEvents: (seq) => client.listDayEvents({ date: DAY.date }, as(seededUser(seq))),
-    ListMonthEvents: (seq) => client.listMonthEvents({ date: MONTH.date }, as(seededUser(seq))),
+    ListDayEvents: (seq) => call(LIST_DAY, { date: DAY.date }, as(seededUser(seq))),
+    ListMonthEvents: (seq) => call(LIST_MONTH, { date: MONTH.date }, as(seededUser(seq))),
+  };
+}
+
+/** Calls through Connect's own client on `transport`. */
+function connectClient(transport: Transport): UnaryCall {
+  const clients = new Map<DescService, Record<string, (...args: unknown[]) => Promise<unknown>>>();
+  return (method, input, headers) => {
+    let client = clients.get(method.parent);
+    if (!client) {
+      client = createClient(method.parent, transport) as unknown as Record<
+        string,
+        (...args: unknown[]) => Promise<unknown>
+      >;
+      clients.set(method.parent, client);
+    }
+    return (client[method.localName] as (...args: unknown[]) => Promise<unknown>)(input, {
+      headers,
+    });
   };
 }
 
@@ -158,54 +210,66 @@ function pgCalls(sql: Sql, events: { userId: string; id: string }[]): Calls {
 export async function runApiBench(
   db: BenchDatabase,
   api: ApiProcess,
-  options: Omit<LoadOptions, "concurrency"> & { concurrencies: number[] },
+  options: Omit<LoadOptions, "concurrency"> & {
+    concurrencies: number[];
+    /** Subsets to run (default: all), e.g. to profile one path. */
+    methods?: readonly Method[];
+    protocols?: readonly string[];
+    client?: ClientKind;
+  },
 ): Promise<ApiReport> {
+  const clientKind = options.client ?? "lean";
+  const methods = options.methods ?? METHODS;
   const idleRssMb = RssSampler.read(api.pid).rssKb / 1024;
   progress("api: seeding 10,000 events for 1,000 users");
   const events = await seed(db.sql);
-  const clients = Object.entries(PROTOCOLS).map(([name, transport]) => {
-    const t = transport(api.url);
-    return {
-      name,
-      calendar: createClient(CalendarService, t),
-      bench: createClient(BenchService, t),
-    };
-  });
+  const protocols = Object.entries(PROTOCOLS).filter(
+    ([name]) => options.protocols === undefined || options.protocols.includes(name),
+  );
+  const clients = protocols.map(([name, kinds]) => ({ name, call: kinds[clientKind](api.url) }));
   const rows: ApiRow[] = [];
   const rss = new RssSampler(api.pid);
+  const cpu = new CpuMeter(api.pid);
   const maxConcurrency = Math.max(...options.concurrencies);
-  const cells = options.concurrencies.length * (METHODS.length * 3 + clients.length);
+  const cells =
+    options.concurrencies.length * ((methods.length + 1) * clients.length + methods.length);
   let done = 0;
   const cell = async (
     label: string,
     call: (seq: number) => Promise<unknown>,
     concurrency: number,
-  ) => {
+  ): Promise<MeasuredCell> => {
     done += 1;
-    const result = await runLoad(call, { ...options, concurrency });
+    const cpuSince = cpu.start();
+    const result = { ...(await runLoad(call, { ...options, concurrency })), cpu: cpuSince() };
+    const c = result.cpu;
     progress(
-      `api ${done}/${cells} ${label} c=${concurrency}: ${result.rps.toFixed(0)}/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}`,
+      `api ${done}/${cells} ${label} c=${concurrency}: ${result.rps.toFixed(0)}/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}; cores busy: api ${c.api.toFixed(2)} bench ${c.bench.toFixed(2)} postgres ${c.postgres.toFixed(2)} machine ${c.machine.toFixed(2)}`,
     );
     return result;
   };
 
   for (const concurrency of options.concurrencies) {
     if (concurrency === maxConcurrency) rss.start();
-    const pg: Partial<Record<Method, CellResult>> = {};
-    for (const method of METHODS) {
+    const pg: Partial<Record<Method, MeasuredCell>> = {};
+    for (const method of methods) {
       pg[method] = await cell(`pg ${method}`, pgCalls(db.sql, events)[method], concurrency);
     }
     for (const client of clients) {
-      const empty = await cell(`${client.name} empty`, () => client.bench.ping({}), concurrency);
-      for (const method of METHODS) {
-        const calls = apiCalls(client.calendar, events);
+      const empty = await cell(
+        `${client.name} empty`,
+        () => client.call(PING, {}, {}),
+        concurrency,
+      );
+      for (const method of methods) {
+        const calls = apiCalls(client.call, events);
         const result = await cell(`${client.name} ${method}`, calls[method], concurrency);
         rows.push({
           method,
           protocol: client.name,
           concurrency,
           api: result,
-          pg: pg[method] as CellResult,
+          pg: pg[method] as MeasuredCell,
           empty,
         });
       }

@@ -1,17 +1,17 @@
-// The api role as `cal_service api` runs it (internal/app/roles.ts), plus one
-// bench-only RPC, bench.v1.Bench/Ping, that does nothing: the framework's
-// floor on the same Fastify app. Prints {"url": ...} on stdout once listening.
+// `cal_service api` for the benchmark: the same runApi that
+// cmd/cal_service.ts calls, plus one service, bench.v1.Bench/Ping, an RPC
+// that does nothing. Ping goes through createApiServer's `extraRoutes`, so it
+// is served on the same port, by the same Connect routes, body checks and
+// interceptors (access log, metrics) as CalendarService: its throughput is
+// what the server costs per call before any handler or SQL.
 //
-// The Ping service is registered as a second Connect plugin on the app that
-// createApiServer returns, so it shares the server, HTTP/1.1+HTTP/2 port and
-// Fastify hooks, but not the CalendarService's interceptors (logging,
-// metrics, x-user-id). An `extraRoutes` option on createApiServer, called
-// inside its `routes`, would put it behind them too.
-import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import { createApiServer } from "../internal/api/server.js";
+// bench/setup.ts compiles this with the product's build options
+// (bench/tsconfig.json, into dist/bench/) and runs it with plain node, as
+// the Dockerfile runs dist/cmd/cal_service.js.
+import { runApi } from "../internal/app/roles.js";
+import { onShutdownSignal } from "../internal/app/shutdown.js";
 import { loadConfig } from "../internal/config/config.js";
 import { createLogger } from "../internal/log/logger.js";
-import { openEventStore } from "../internal/store/open.js";
 import { BenchService } from "./bench_service.js";
 
 async function main() {
@@ -20,26 +20,10 @@ async function main() {
   const config = loadConfig(process.env);
   if (!config.ok) throw config.error;
   const logger = createLogger(config.value.logLevel).child({ role: "api" });
-  const opened = await openEventStore(config.value.storage, logger);
-  const server = await createApiServer({
-    store: opened.store,
-    logger,
-    shutdownTimeoutMs: config.value.api.shutdownTimeoutMs,
+  const stop = await runApi(config.value, logger, {
+    extraRoutes: (router) => router.service(BenchService, { ping: () => ({}) }),
   });
-  await server.app.register(fastifyConnectPlugin, {
-    routes: (router) => {
-      router.service(BenchService, { ping: () => ({}) });
-    },
-  });
-  const url = await server.listen(config.value.api.host, config.value.api.port);
-  process.stdout.write(`${JSON.stringify({ url })}\n`);
-  const stop = async () => {
-    await server.close();
-    await opened.close();
-    process.exit(0);
-  };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
+  onShutdownSignal(logger, config.value.api.shutdownTimeoutMs + 5000, stop);
 }
 
 main().catch((error) => {

@@ -1,13 +1,22 @@
 // ListMonthEvents and CreateEvent with a small and a large events table
-// (10,000 users' history). The probe users' month (March 2027) holds the same
-// 5 events at every size, so only the table grows, not the answer.
+// (10,000 users' history), each in a database of its own with an api process
+// of its own. The probe users' month (March 2027) holds the same 5 events at
+// every size, so only the table grows, not the answer.
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Sql } from "postgres";
 import { CalendarService } from "../gen/calendar/v1/calendar_pb.js";
 import { eventsInWindow } from "../internal/store/postgres/postgres_store.js";
-import { createDatabase, type LoadOptions, progress, runLoad, startApi } from "./setup.js";
+import {
+  type ApiProcess,
+  type BenchDatabase,
+  createDatabase,
+  type LoadOptions,
+  progress,
+  runLoad,
+  startApi,
+} from "./setup.js";
 import type { CellResult } from "./stats.js";
 
 const USERS = 10_000;
@@ -50,11 +59,26 @@ async function loadUpTo(sql: Sql, from: number, to: number): Promise<void> {
   }
 }
 
-export async function runDataSizeBench(
-  baseUrl: string,
-  options: Omit<LoadOptions, "concurrency"> & { sizes: number[] },
-): Promise<DataSizeReport> {
-  const db = await createDatabase(baseUrl, "data");
+/** One table size under test: its own database and its own api process. */
+interface SizedTable {
+  events: number;
+  db: BenchDatabase;
+  api: ApiProcess;
+  /** CreateEvent calls made on this table so far (keeps new events apart). */
+  created: number;
+}
+
+/**
+ * Rounds per cell. The sizes are measured in turn, round after round (the
+ * order flipped each round), so that drift on a shared machine (a
+ * checkpoint, another process's burst) lands on every size alike, rather
+ * than on whichever size happened to run during it. A cell reports the median
+ * of its rounds.
+ */
+const ROUNDS = 3;
+
+async function prepareTable(baseUrl: string, events: number): Promise<SizedTable> {
+  const db = await createDatabase(baseUrl, `data${events}`);
   try {
     // The probe month: 5 events for each of the first 200 users.
     await db.sql`
@@ -64,82 +88,131 @@ export async function runDataSizeBench(
              timestamptz '2027-03-02 10:00Z' + (g % 5) * interval '3 days',
              now(), now(), 1
       from generate_series(0, ${PROBE_USERS * 5 - 1}) g`;
-    const api = await startApi(db.url);
-    try {
-      const client = createClient(CalendarService, createGrpcTransport({ baseUrl: api.url }));
-      const as = (userId: string) => ({ headers: { "x-user-id": userId } });
-      // Creates go to the history users (so the overlap check sees their history), in
-      // 2028, one 2-hour slot per call: a global counter keeps them from overlapping.
-      let created = 0;
-      const createCall = () => {
-        const n = created++;
-        return client.createEvent(
-          {
-            event: {
-              title: "bench",
-              startTime: timestampFromMs(Date.UTC(2028, 0, 1) + Math.floor(n / USERS) * 2 * HOUR),
-              duration: durationFromMs(HOUR),
-            },
-          },
-          as(`d${n % USERS}`),
-        );
-      };
-      const listCall = (seq: number) =>
-        client.listMonthEvents({ date: "2027-03-01" }, as(`d${(seq * 7919) % PROBE_USERS}`));
+    await loadUpTo(db.sql, 0, events);
+    progress(`data: vacuum analyze and checkpoint at ${events.toLocaleString("en")} events`);
+    await db.sql`vacuum analyze events`;
+    // Flush the load's dirty pages now, not during the measurements.
+    await db.sql`checkpoint`;
+    return { events, db, api: await startApi(db.url), created: 0 };
+  } catch (error) {
+    await db.drop();
+    throw error;
+  }
+}
 
-      const march = { start: new Date(Date.UTC(2027, 2, 1)), end: new Date(Date.UTC(2027, 3, 1)) };
-      const sqlCall = (seq: number) =>
-        eventsInWindow(db.sql, `d${(seq * 7919) % PROBE_USERS}`, march, 10_001);
-      const plans: { events: number; plan: string }[] = [];
-      const rows: DataSizeRow[] = [];
-      let loaded = 0;
-      for (const size of [...options.sizes].sort((a, b) => a - b)) {
-        await loadUpTo(db.sql, loaded, size);
-        loaded = size;
-        progress(`data: vacuum analyze at ${size.toLocaleString("en")} events`);
-        await db.sql`vacuum analyze events`;
-        const plan = await db.sql.unsafe(`
-          explain (analyze, buffers)
-          select id from events
-          where user_id = 'd7'
-            and tstzrange(start_time, end_time, '[)') && tstzrange('2027-03-01Z', '2027-04-01Z', '[)')
-          order by start_time, id limit 10001`);
-        plans.push({ events: size, plan: plan.map((r) => r["QUERY PLAN"]).join("\n") });
-        for (const concurrency of [1, 16]) {
-          for (const [rpc, call] of [
-            ["ListMonthEvents", listCall],
-            ["CreateEvent", createCall],
-            ...(concurrency === 1 ? ([["SQL ListMonth", sqlCall]] as const) : []),
-          ] as const) {
-            const result = await runLoad(call, { ...options, concurrency });
-            const first = rows.find((r) => r.rpc === rpc && r.concurrency === concurrency);
-            rows.push({
-              rpc,
-              events: size,
-              concurrency,
-              result,
-              p50VsSmallest: first ? result.p50Ms / first.result.p50Ms : 1,
-            });
-            progress(
-              `data ${rpc} at ${size} events c=${concurrency}: p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}`,
-            );
-          }
+export async function runDataSizeBench(
+  baseUrl: string,
+  options: Omit<LoadOptions, "concurrency"> & { sizes: number[] },
+): Promise<DataSizeReport> {
+  const tables: SizedTable[] = [];
+  try {
+    for (const events of [...options.sizes].sort((a, b) => a - b)) {
+      tables.push(await prepareTable(baseUrl, events));
+    }
+    const plans: { events: number; plan: string }[] = [];
+    for (const { events, db } of tables) {
+      const plan = await db.sql.unsafe(`
+        explain (analyze, buffers)
+        select id from events
+        where user_id = 'd7'
+          and tstzrange(start_time, end_time, '[)') && tstzrange('2027-03-01Z', '2027-04-01Z', '[)')
+        order by start_time, id limit 10001`);
+      plans.push({ events, plan: plan.map((r) => r["QUERY PLAN"]).join("\n") });
+    }
+
+    const as = (userId: string) => ({ headers: { "x-user-id": userId } });
+    const march = { start: new Date(Date.UTC(2027, 2, 1)), end: new Date(Date.UTC(2027, 3, 1)) };
+    const callsOn = (table: SizedTable) => {
+      const client = createClient(CalendarService, createGrpcTransport({ baseUrl: table.api.url }));
+      return {
+        ListMonthEvents: (seq: number) =>
+          client.listMonthEvents({ date: "2027-03-01" }, as(`d${(seq * 7919) % PROBE_USERS}`)),
+        // Creates go to the history users (so the overlap check sees their
+        // history), in 2028, one 2-hour slot per call: the table's counter
+        // keeps them from overlapping.
+        CreateEvent: () => {
+          const n = table.created++;
+          return client.createEvent(
+            {
+              event: {
+                title: "bench",
+                startTime: timestampFromMs(Date.UTC(2028, 0, 1) + Math.floor(n / USERS) * 2 * HOUR),
+                duration: durationFromMs(HOUR),
+              },
+            },
+            as(`d${n % USERS}`),
+          );
+        },
+        "SQL ListMonth": (seq: number) =>
+          eventsInWindow(table.db.sql, `d${(seq * 7919) % PROBE_USERS}`, march, 10_001),
+      };
+    };
+    const calls = tables.map(callsOn);
+
+    const cells: { rpc: DataSizeRow["rpc"]; concurrency: number }[] = [
+      { rpc: "ListMonthEvents", concurrency: 1 },
+      { rpc: "CreateEvent", concurrency: 1 },
+      { rpc: "SQL ListMonth", concurrency: 1 },
+      { rpc: "ListMonthEvents", concurrency: 16 },
+      { rpc: "CreateEvent", concurrency: 16 },
+    ];
+    const rows: DataSizeRow[] = [];
+    for (const { rpc, concurrency } of cells) {
+      const rounds: CellResult[][] = tables.map(() => []);
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = tables.map((_, i) => i);
+        if (round % 2 === 1) order.reverse();
+        for (const i of order) {
+          const call = calls[i]?.[rpc] as (seq: number) => Promise<unknown>;
+          rounds[i]?.push(await runLoad(call, { ...options, concurrency }));
         }
       }
-      const lastRatio = (rpc: DataSizeRow["rpc"]) => {
-        const list = rows.filter((r) => r.rpc === rpc && r.concurrency === 1);
-        return list.length > 1 ? list[list.length - 1]?.p50VsSmallest : undefined;
-      };
-      return {
-        rows,
-        listMonthP50Ratio: lastRatio("ListMonthEvents"),
-        sqlListMonthP50Ratio: lastRatio("SQL ListMonth"),
-        plans,
-      };
-    } finally {
-      await api.stop();
+      tables.forEach((table, i) => {
+        const result = medianOfRounds(rounds[i] ?? []);
+        const first = rows.find((r) => r.rpc === rpc && r.concurrency === concurrency);
+        rows.push({
+          rpc,
+          events: table.events,
+          concurrency,
+          result,
+          p50VsSmallest: first ? result.p50Ms / first.result.p50Ms : 1,
+        });
+        progress(
+          `data ${rpc} at ${table.events} events c=${concurrency}: p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}`,
+        );
+      });
     }
+    const lastRatio = (rpc: DataSizeRow["rpc"]) => {
+      const list = rows.filter((r) => r.rpc === rpc && r.concurrency === 1);
+      return list.length > 1 ? list[list.length - 1]?.p50VsSmallest : undefined;
+    };
+    return {
+      rows,
+      listMonthP50Ratio: lastRatio("ListMonthEvents"),
+      sqlListMonthP50Ratio: lastRatio("SQL ListMonth"),
+      plans,
+    };
   } finally {
-    await db.drop();
+    for (const table of tables) {
+      await table.api.stop();
+      await table.db.drop();
+    }
   }
+}
+
+/** A cell over its rounds: the median of each figure, errors summed. */
+function medianOfRounds(rounds: CellResult[]): CellResult {
+  const median = (pick: (r: CellResult) => number) => {
+    const sorted = rounds.map(pick).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+  };
+  const firstError = rounds.find((r) => r.firstError)?.firstError;
+  const result: CellResult = {
+    rps: median((r) => r.rps),
+    p50Ms: median((r) => r.p50Ms),
+    p99Ms: median((r) => r.p99Ms),
+    count: rounds.reduce((sum, r) => sum + r.count, 0),
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+  };
+  return firstError === undefined ? result : { ...result, firstError };
 }

@@ -1,5 +1,6 @@
 // The reminder pipeline on the real PostgreSQL and RabbitMQ: scheduler and
-// sender as `cal_service` child processes (default settings), with AMQP names
+// sender as `cal_service` child processes run from the built executable
+// (dist/, with the Dockerfile's NODE_OPTIONS, as deployed; default settings), with AMQP names
 // of this run's own. (1) N reminders due at once, drained to the sender,
 // beside a raw amqplib loop on the same broker; (2) a steady rate, lateness
 // read off the sender's "reminder delivered" log lines.
@@ -9,7 +10,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import type { Sql } from "postgres";
-import { createDatabase, progress, runId } from "./setup.js";
+import {
+  buildOnce,
+  createDatabase,
+  DEPLOYED_NODE_OPTIONS,
+  progress,
+  runId,
+  startCoreCount,
+} from "./setup.js";
 import { percentile, sortedCopy } from "./stats.js";
 
 export interface RemindersReport {
@@ -23,10 +31,22 @@ export interface RemindersReport {
   longestGapMs: number;
   /** warn/error log lines of the scheduler and sender (first 20), to explain a stall. */
   warnings: string[];
+  /** Cores kept busy during the raw loop and during the drain, by process group. */
+  rawCores: Record<string, number>;
+  drainCores: Record<string, number>;
+}
+
+/** The services both loops lean on, by command name. */
+const SERVICES = { rabbitmq: "beam.smp", postgres: "postgres" };
+
+export function formatCores(cores: Record<string, number>): string {
+  return Object.entries(cores)
+    .map(([label, n]) => `${label} ${n.toFixed(2)}`)
+    .join(", ");
 }
 
 const warnings: string[] = [];
-const ENTRY = fileURLToPath(new URL("../cmd/cal_service.ts", import.meta.url));
+const ENTRY = fileURLToPath(new URL("../dist/cmd/cal_service.js", import.meta.url));
 
 /** Due at `notifyAt(g)`, events starting 2 h later; one user per 10,000 rows, no overlaps. */
 async function insertReminders(
@@ -59,8 +79,9 @@ function startRole(
   env: Record<string, string>,
   onLine?: (line: string) => void,
 ): Role {
-  const child = spawn(process.execPath, ["--import", "tsx", ENTRY, role], {
-    env: { PATH: process.env.PATH ?? "", ...env },
+  buildOnce();
+  const child = spawn(process.execPath, [ENTRY, role], {
+    env: { PATH: process.env.PATH ?? "", NODE_OPTIONS: DEPLOYED_NODE_OPTIONS, ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   process.on("exit", () => child.kill("SIGKILL"));
@@ -148,8 +169,10 @@ export async function runRemindersBench(
     AMQP_STATUS_EXCHANGE: `${prefix}.status`,
   };
   progress(`reminders: raw amqplib loop, ${options.reminders} messages`);
+  const rawMeter = startCoreCount({ ...SERVICES, bench: [process.pid] });
   const rawPerSecond = await rawLoop(amqpUrl, `${prefix}.raw`, options.reminders);
-  progress(`reminders: raw loop ${rawPerSecond.toFixed(0)}/s`);
+  const rawCores = rawMeter();
+  progress(`reminders: raw loop ${rawPerSecond.toFixed(0)}/s; cores busy ${formatCores(rawCores)}`);
 
   const db = await createDatabase(baseUrl, "rem");
   const env = {
@@ -177,6 +200,12 @@ export async function runRemindersBench(
     progress(`reminders: inserting ${options.reminders} reminders due now`);
     await insertReminders(db.sql, options.reminders, "drain", Date.now() - 1000, 0);
     const started = performance.now();
+    const drainMeter = startCoreCount({
+      ...SERVICES,
+      scheduler: [scheduler.child.pid ?? 0],
+      sender: [sender.child.pid ?? 0],
+      bench: [process.pid],
+    });
     let seen = 0;
     while (seen < options.reminders) {
       await sleep(1000);
@@ -185,6 +214,10 @@ export async function runRemindersBench(
       if (performance.now() - started > 600_000) throw new Error("drain did not finish in 10 min");
     }
     const drainPerSecond = options.reminders / ((performance.now() - started) / 1000);
+    const drainCores = drainMeter();
+    progress(
+      `reminders: drain ${drainPerSecond.toFixed(0)}/s; cores busy ${formatCores(drainCores)}`,
+    );
 
     const steady = options.steadyRate * options.steadySeconds;
     const first = Date.now() + 3000;
@@ -214,6 +247,8 @@ export async function runRemindersBench(
       },
       longestGapMs,
       warnings,
+      rawCores,
+      drainCores,
     };
   } finally {
     for (const role of [scheduler, sender]) role.child.kill("SIGTERM");

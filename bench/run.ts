@@ -5,16 +5,21 @@
 //   --parts api,data,reminders   which parts to run (default: all)
 //   --duration 3 --warmup 1      seconds per cell, after a warm-up
 //   --concurrency 1,16,64        API concurrencies
+//   --methods ListDayEvents      API methods (default: all four)
+//   --protocols "gRPC h2"        API protocols (default: gRPC h2,Connect JSON h1)
+//   --client lean|connect        the API's clients: bench/lean_client.ts (default:
+//                                less CPU per call) or Connect's own
 //   --max-requests 200000        bound on calls per cell
 //   --events 10000,1000000       table sizes for the data-size part
 //   --reminders 100000           reminders due at once (drain)
 //   --steady-rate 500 --steady-seconds 60
 //   --quick                      small sizes: a smoke run in about two minutes
 import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { type ApiReport, runApiBench } from "./api.js";
+import { type ApiReport, type ClientKind, METHODS, type Method, runApiBench } from "./api.js";
 import { type DataSizeReport, runDataSizeBench } from "./data_size.js";
-import { type RemindersReport, runRemindersBench } from "./reminders.js";
+import { formatCores, type RemindersReport, runRemindersBench } from "./reminders.js";
 import { createDatabase, progress, runId, startApi } from "./setup.js";
 import { fmt, ratio } from "./stats.js";
 
@@ -24,6 +29,9 @@ const { values: flags } = parseArgs({
     duration: { type: "string", default: "3" },
     warmup: { type: "string", default: "1" },
     concurrency: { type: "string", default: "1,16,64" },
+    methods: { type: "string" },
+    protocols: { type: "string" },
+    client: { type: "string", default: "lean" },
     "max-requests": { type: "string", default: "200000" },
     events: { type: "string", default: "10000,1000000" },
     reminders: { type: "string", default: "100000" },
@@ -42,6 +50,15 @@ if (flags.quick) {
   });
 }
 const numbers = (s: string) => s.split(",").map(Number);
+const clientKind = (s: string): ClientKind => {
+  if (s !== "connect" && s !== "lean") throw new Error(`--client: connect or lean, not ${s}`);
+  return s;
+};
+const apiMethods = (s: string): Method[] =>
+  s.split(",").map((m) => {
+    if (!(METHODS as readonly string[]).includes(m)) throw new Error(`--methods: unknown ${m}`);
+    return m as Method;
+  });
 const parts = new Set(flags.parts.split(","));
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres";
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -78,6 +95,9 @@ async function main(): Promise<Results> {
         results.api = await runApiBench(db, api, {
           ...load,
           concurrencies: numbers(flags.concurrency),
+          ...(flags.methods && { methods: apiMethods(flags.methods) }),
+          ...(flags.protocols && { protocols: flags.protocols.split(",") }),
+          client: clientKind(flags.client),
         });
       } finally {
         await api.stop();
@@ -133,7 +153,7 @@ function print(results: Results): void {
   const out: string[] = [];
   if (results.api) {
     out.push(
-      "API (ratios: api/pg = vs the same SQL on postgres.js; api/empty = vs an empty RPC on the same server and protocol)",
+      `API, ${results.flags.client} clients (ratios: api/pg = vs the same SQL on postgres.js; api/empty = vs an empty RPC on the same server and protocol)`,
     );
     out.push(
       table(
@@ -168,6 +188,43 @@ function print(results: Results): void {
           fmt(ratio(r.api.rps, r.pg.rps), 2),
           fmt(ratio(r.api.rps, r.empty.rps), 2),
           fmt(ratio(r.api.p50Ms, r.pg.p50Ms), 2),
+        ]),
+      ),
+    );
+    out.push(
+      "",
+      `CPU: cores kept busy during each cell (this machine has ${availableParallelism()}); bench = the load generator and its clients`,
+    );
+    const cores = (c: { api: number; bench: number; postgres: number; machine: number }) => [
+      fmt(c.api, 2),
+      fmt(c.bench, 2),
+      fmt(c.postgres, 2),
+      fmt(c.machine, 2),
+    ];
+    out.push(
+      table(
+        [
+          "method",
+          "protocol",
+          "c",
+          "api",
+          "bench",
+          "postgres",
+          "machine",
+          "pg cell: bench",
+          "postgres",
+          "machine",
+          "empty cell: api",
+          "bench",
+          "machine",
+        ],
+        results.api.rows.map((r) => [
+          r.method,
+          r.protocol,
+          String(r.concurrency),
+          ...cores(r.api.cpu),
+          ...cores(r.pg.cpu).slice(1),
+          ...[r.empty.cpu.api, r.empty.cpu.bench, r.empty.cpu.machine].map((n) => fmt(n, 2)),
         ]),
       ),
     );
@@ -219,6 +276,14 @@ function print(results: Results): void {
             `${fmt(rm.rawPerSecond, 0)}/s`,
           ],
           ["drain / raw", "", "", fmt(ratio(rm.drainPerSecond, rm.rawPerSecond), 2)],
+          ["cores busy during the drain", "", "", formatCores(rm.drainCores)],
+          ["cores busy during the raw loop", "", "", formatCores(rm.rawCores)],
+          [
+            "CPU ms per message: drain / raw loop (machine)",
+            "",
+            "",
+            `${fmt((1000 * (rm.drainCores.machine ?? Number.NaN)) / rm.drainPerSecond, 3)} / ${fmt((1000 * (rm.rawCores.machine ?? Number.NaN)) / rm.rawPerSecond, 3)}`,
+          ],
           [
             `steady ${rm.steadyRate}/s for ${rm.steadySeconds} s: delivered`,
             "",

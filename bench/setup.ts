@@ -1,9 +1,11 @@
 // What every part of the benchmark shares: a fresh database per run, the api
 // as a child process, a closed-loop load generator and an RSS sampler.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { readdirSync, readFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import postgres, { type Sql } from "postgres";
 import { silentLogger } from "../internal/log/logger.js";
@@ -61,43 +63,97 @@ export interface ApiProcess {
   stop(): Promise<void>;
 }
 
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** The NODE_OPTIONS of the Dockerfile's runtime stage, so the api runs as deployed. */
+export const DEPLOYED_NODE_OPTIONS =
+  /^ENV\s.*\bNODE_OPTIONS=(\S+)/m.exec(readFileSync(join(ROOT, "Dockerfile"), "utf8"))?.[1] ?? "";
+const TSC = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+let built = false;
+
 /**
- * The api from source in a process of its own (bench/api_server.ts: the api
- * role plus an empty RPC), so its CPU and memory are apart from the load
- * generator's. Its logs go to /dev/null unless BENCH_API_LOG=1; its log
- * level is the default (info: one line per RPC) unless BENCH_API_LOG_LEVEL.
+ * `npm run build` (tsconfig.build.json into dist/), then the bench entry with
+ * the same options (bench/tsconfig.json: dist/bench/api_server.js, which
+ * imports the product's dist/internal/...). Once per run; BENCH_NO_BUILD=1
+ * reuses what is in dist/ (repeated runs while profiling).
+ */
+export function buildOnce(): void {
+  if (built || process.env.BENCH_NO_BUILD === "1") return;
+  progress("building dist/ (npm run build) and dist/bench/api_server.js");
+  for (const project of ["tsconfig.build.json", "bench/tsconfig.json"]) {
+    execFileSync(process.execPath, [TSC, "-p", project], { cwd: ROOT, stdio: "inherit" });
+  }
+  built = true;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * The api as deployed, built and run with plain node (no tsx), in a process
+ * of its own so its CPU and memory are apart from the load generator's:
+ * dist/bench/api_server.js is `cal_service api` plus the empty Ping RPC
+ * (bench/api_server.ts). Its logs go to /dev/null unless BENCH_API_LOG=1; its
+ * log level is the service's default (info) unless BENCH_API_LOG_LEVEL.
  */
 export async function startApi(databaseUrl: string): Promise<ApiProcess> {
-  const entry = fileURLToPath(new URL("./api_server.ts", import.meta.url));
+  buildOnce();
+  const entry = join(ROOT, "dist", "bench", "api_server.js");
   // BENCH_API_CPU_PROF=<dir>: write a V8 CPU profile of the api there on exit.
   const profile = process.env.BENCH_API_CPU_PROF;
   const profiling = profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : [];
-  const child = spawn(process.execPath, [...profiling, "--import", "tsx", entry], {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [...profiling, entry], {
     env: {
       PATH: process.env.PATH ?? "",
+      NODE_ENV: "production",
       DATABASE_URL: databaseUrl,
       API_HOST: "127.0.0.1",
-      API_PORT: "0",
+      API_PORT: String(port),
       LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL ?? "info",
+      // As the Dockerfile's runtime image runs it (its ENV NODE_OPTIONS);
+      // BENCH_API_NODE_OPTIONS to try other V8/Node flags.
+      NODE_OPTIONS: process.env.BENCH_API_NODE_OPTIONS ?? DEPLOYED_NODE_OPTIONS,
     },
-    stdio: ["ignore", "pipe", process.env.BENCH_API_LOG === "1" ? "inherit" : "ignore"],
+    stdio: ["ignore", "ignore", process.env.BENCH_API_LOG === "1" ? "inherit" : "ignore"],
   });
   live.add(child);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", (code) => {
+      exitCode = code;
+      resolve();
+    }),
+  );
   exited.then(() => live.delete(child));
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.once("line", (line) => resolve(JSON.parse(line).url));
-    child.once("exit", (code) =>
-      reject(new Error(`api exited with ${code} before listening (rerun with BENCH_API_LOG=1)`)),
+  const startedAt = Date.now();
+  for (;;) {
+    if (exitCode !== undefined) {
+      throw new Error(`api exited with ${exitCode} before ready (rerun with BENCH_API_LOG=1)`);
+    }
+    const ready = await fetch(`${url}/readyz`).then(
+      (response) => response.ok,
+      () => false,
     );
-  });
+    if (ready) break;
+    if (Date.now() - startedAt > 60_000) {
+      child.kill("SIGKILL");
+      throw new Error("api not ready after 60 s (rerun with BENCH_API_LOG=1)");
+    }
+    await sleep(100);
+  }
   return {
     url,
     pid: child.pid as number,
     async stop() {
       child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
       await exited;
       clearTimeout(timer);
     },
@@ -126,6 +182,136 @@ export class RssSampler {
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** Cores kept busy on average over an interval (1 = one core all the time). */
+export interface CpuCores {
+  /** The api process. */
+  api: number;
+  /** This process: the load generator and its clients (and the raw postgres.js pool). */
+  bench: number;
+  /** Every PostgreSQL server process. */
+  postgres: number;
+  /** The whole machine, whoever runs (other work on a shared machine included). */
+  machine: number;
+}
+
+/** Measures CpuCores between start() and stop(), from /proc (Linux). */
+export class CpuMeter {
+  constructor(readonly apiPid: number) {}
+
+  #snapshot() {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/) ?? [];
+    // user nice system idle iowait irq softirq steal
+    const [user, nice, system, , , irq, softirq, steal] = fields.slice(1).map(Number);
+    const machineTicks = [user, nice, system, irq, softirq, steal].reduce<number>(
+      (sum, t) => sum + (t ?? 0),
+      0,
+    );
+    const postgres = new Map<number, number>();
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = processTicks(Number(entry));
+      if (stat?.comm === "postgres") postgres.set(Number(entry), stat.ticks);
+    }
+    const usage = process.cpuUsage();
+    return {
+      at: performance.now(),
+      api: processTicks(this.apiPid)?.ticks ?? 0,
+      benchUs: usage.user + usage.system,
+      postgres,
+      machine: machineTicks,
+    };
+  }
+
+  start(): () => CpuCores {
+    const before = this.#snapshot();
+    return () => {
+      const after = this.#snapshot();
+      const seconds = (after.at - before.at) / 1000;
+      const cores = (ticks: number) => ticks / CLOCK_TICKS / seconds;
+      return {
+        api: cores(after.api - before.api),
+        bench: (after.benchUs - before.benchUs) / 1e6 / seconds,
+        // Backends that exited meanwhile are missed; new ones count in full.
+        postgres: cores(
+          [...after.postgres].reduce(
+            (sum, [pid, ticks]) => sum + ticks - (before.postgres.get(pid) ?? 0),
+            0,
+          ),
+        ),
+        machine: cores(after.machine - before.machine),
+      };
+    };
+  }
+}
+
+/**
+ * Cores kept busy over an interval by groups of processes, each named by
+ * pids or by command name (every process of that name: "postgres",
+ * "beam.smp" for RabbitMQ), and by the whole machine.
+ */
+export function startCoreCount(
+  groups: Record<string, number[] | string>,
+): () => Record<string, number> & { machine: number } {
+  const snapshot = () => {
+    const ticks = new Map<string, Map<number, number>>();
+    const byName = new Map<string, string>();
+    for (const [label, target] of Object.entries(groups)) {
+      ticks.set(label, new Map());
+      if (typeof target === "string") byName.set(target, label);
+      else for (const pid of target) ticks.get(label)?.set(pid, processTicks(pid)?.ticks ?? 0);
+    }
+    if (byName.size > 0) {
+      for (const entry of readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        const stat = processTicks(Number(entry));
+        const label = stat && byName.get(stat.comm);
+        if (stat && label) ticks.get(label)?.set(Number(entry), stat.ticks);
+      }
+    }
+    return { at: performance.now(), ticks, machine: machineTicks() };
+  };
+  const before = snapshot();
+  return () => {
+    const after = snapshot();
+    const seconds = (after.at - before.at) / 1000;
+    const cores: Record<string, number> = {};
+    for (const [label, pids] of after.ticks) {
+      // Processes that exited meanwhile are missed; new ones count in full.
+      let sum = 0;
+      for (const [pid, t] of pids) sum += t - (before.ticks.get(label)?.get(pid) ?? 0);
+      cores[label] = sum / CLOCK_TICKS / seconds;
+    }
+    return { ...cores, machine: (after.machine - before.machine) / CLOCK_TICKS / seconds };
+  };
+}
+
+function machineTicks(): number {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/) ?? [];
+  // user nice system idle iowait irq softirq steal
+  const [user, nice, system, , , irq, softirq, steal] = fields.slice(1).map(Number);
+  return [user, nice, system, irq, softirq, steal].reduce<number>((sum, t) => sum + (t ?? 0), 0);
+}
+
+/** USER_HZ: the unit of /proc's CPU times, 100 on every Linux we run on. */
+const CLOCK_TICKS = 100;
+
+function processTicks(pid: number): { comm: string; ticks: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined; // gone meanwhile
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces; utime and stime are
+  // fields 14 and 15, i.e. 12th and 13th after the closing parenthesis.
+  const close = stat.lastIndexOf(")");
+  const rest = stat.slice(close + 2).split(" ");
+  return {
+    comm: stat.slice(stat.indexOf("(") + 1, close),
+    ticks: Number(rest[11]) + Number(rest[12]),
+  };
 }
 
 // ---------------------------------------------------------------------------
