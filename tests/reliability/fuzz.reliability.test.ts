@@ -53,6 +53,7 @@ import {
   WRONG_CONTENT_TYPES,
 } from "./framing.js";
 import {
+  assertNoServerErrors,
   fuzzRuns,
   H2Client,
   h1Get,
@@ -781,18 +782,7 @@ describe(`reliability: bad input and isolation (FUZZ_RUNS=${RUNS})`, { concurren
       );
     console.log(`# slowest calls:\n#   ${slowest.join("\n#   ")}`);
 
-    const unexpected = svc.started.logs.filter(
-      (line) =>
-        (typeof line.level === "number" && line.level >= 50) ||
-        line.msg === "unexpected error in handler",
-    );
-    const plain = svc.started
-      .stderr()
-      .split("\n")
-      .filter((line) => line !== "" && !line.startsWith("{"));
-    tally.record("server logged no errors", unexpected.length === 0 && plain.length === 0);
-    assert.deepEqual(unexpected.slice(0, 5), [], "the server logged errors");
-    assert.deepEqual(plain.slice(0, 10), [], "the server wrote non-JSON lines to stderr");
+    assertNoServerErrors(svc, tally);
     assert.deepEqual(h2.sessionErrors, [], "an h2c connection was dropped");
   });
 });

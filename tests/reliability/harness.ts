@@ -2,6 +2,7 @@
 // a child process on a real Postgres store (embedded PGlite in a temporary
 // DATA_DIR, or a fresh database on DATABASE_URL), raw HTTP/1.1 and h2c
 // requests with a hard timeout, the child's RSS, and a tally of cases.
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -11,6 +12,25 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { type Started, startCalService, waitForLog } from "../../internal/testing/process.js";
+
+/**
+ * Asserts, and tallies, that the api logged nothing at error level (nor an
+ * unexpected handler error) and wrote nothing but JSON lines to stderr.
+ */
+export function assertNoServerErrors(svc: ServiceUnderTest, tally: Tally): void {
+  const errors = svc.started.logs.filter(
+    (line) =>
+      (typeof line.level === "number" && line.level >= 50) ||
+      line.msg === "unexpected error in handler",
+  );
+  const plain = svc.started
+    .stderr()
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith("{"));
+  tally.record("server logged no errors", errors.length === 0 && plain.length === 0);
+  assert.deepEqual(errors.slice(0, 5), [], "the server logged errors");
+  assert.deepEqual(plain.slice(0, 10), [], "the server wrote non-JSON lines to stderr");
+}
 
 /** Runs per property: FUZZ_RUNS (default 200, what CI runs). */
 export function fuzzRuns(): number {
@@ -417,7 +437,12 @@ export class Tally {
     console.log(`\n# ${heading}\n${this.table()}\n`);
     const file = process.env.RELIABILITY_SUMMARY_FILE;
     if (file) {
-      appendFileSync(file, this.rows().map((row) => `${JSON.stringify(row)}\n`).join(""));
+      appendFileSync(
+        file,
+        this.rows()
+          .map((row) => `${JSON.stringify(row)}\n`)
+          .join(""),
+      );
     }
   }
 }
