@@ -34,7 +34,7 @@ export interface DispatcherOptions {
 export interface Loop {
   /** Finishes the pass in progress, then resolves. */
   stop(): Promise<void>;
-  /** False while the last pass failed (database or broker down). */
+  /** False while the last pass failed (database or broker down) or a pass is stuck. */
   isHealthy(): boolean;
 }
 
@@ -66,16 +66,16 @@ export function startDispatcher(options: DispatcherOptions): Loop {
     return confirmed;
   };
 
-  // Start times of the passes in progress. A pass normally takes well under
+  // The passes in progress, with their start times. A pass normally takes well under
   // a second; one that does not end is stuck on a database or broker that
   // stopped answering without closing the connection, which no error reports.
-  const passesStartedAt = new Set<number>();
+  const passesInProgress = new Set<{ startedAt: number }>();
   const stuckPassMs = options.stuckPassMs ?? 30_000;
 
   const passOnce = async (): Promise<number> => {
     const endTimer = metrics.scanDuration.startTimer();
-    const startedAt = performance.now();
-    passesStartedAt.add(startedAt);
+    const pass = { startedAt: performance.now() };
+    passesInProgress.add(pass);
     try {
       const result = await reminders.dispatchDueReminders(clock(), batchSize, publishAll);
       if (result.sent > 0 || result.skipped > 0) {
@@ -86,7 +86,7 @@ export function startDispatcher(options: DispatcherOptions): Loop {
       }
       return result.claimed;
     } finally {
-      passesStartedAt.delete(startedAt);
+      passesInProgress.delete(pass);
       endTimer();
     }
   };
@@ -156,7 +156,7 @@ export function startDispatcher(options: DispatcherOptions): Loop {
     },
     isHealthy: () => {
       const now = performance.now();
-      for (const startedAt of passesStartedAt) if (now - startedAt > stuckPassMs) return false;
+      for (const { startedAt } of passesInProgress) if (now - startedAt > stuckPassMs) return false;
       return healthy;
     },
   };

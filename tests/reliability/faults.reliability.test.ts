@@ -572,8 +572,12 @@ async function holdBurstMarks(
   const deadline = Date.now() + 15_000;
   try {
     while (Date.now() < deadline) {
-      // Begun 20 ms after the burst fell due: the pass's "now" is past it.
-      if (await marksWaiting(hs, burstDue + 20)) {
+      // Begun once the burst fell due. Its "now" (read just before BEGIN)
+      // is past the burst too, or else, in the quiet around the burst, it
+      // claimed nothing and has nothing to mark. (Asking for 20 ms after the
+      // burst instead left a gap that neither look covered: a pass begun in
+      // it held the burst while the loop waited for another.)
+      if (await marksWaiting(hs, burstDue)) {
         markWaited = true;
         break;
       }
