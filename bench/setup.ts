@@ -200,48 +200,15 @@ export interface CpuCores {
 export class CpuMeter {
   constructor(readonly apiPid: number) {}
 
-  #snapshot() {
-    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/) ?? [];
-    // user nice system idle iowait irq softirq steal
-    const [user, nice, system, , , irq, softirq, steal] = fields.slice(1).map(Number);
-    const machineTicks = [user, nice, system, irq, softirq, steal].reduce<number>(
-      (sum, t) => sum + (t ?? 0),
-      0,
-    );
-    const postgres = new Map<number, number>();
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      const stat = processTicks(Number(entry));
-      if (stat?.comm === "postgres") postgres.set(Number(entry), stat.ticks);
-    }
-    const usage = process.cpuUsage();
-    return {
-      at: performance.now(),
-      api: processTicks(this.apiPid)?.ticks ?? 0,
-      benchUs: usage.user + usage.system,
-      postgres,
-      machine: machineTicks,
-    };
-  }
-
   start(): () => CpuCores {
-    const before = this.#snapshot();
+    const stop = startCoreCount({
+      api: [this.apiPid],
+      bench: [process.pid],
+      postgres: "postgres",
+    });
     return () => {
-      const after = this.#snapshot();
-      const seconds = (after.at - before.at) / 1000;
-      const cores = (ticks: number) => ticks / CLOCK_TICKS / seconds;
-      return {
-        api: cores(after.api - before.api),
-        bench: (after.benchUs - before.benchUs) / 1e6 / seconds,
-        // Backends that exited meanwhile are missed; new ones count in full.
-        postgres: cores(
-          [...after.postgres].reduce(
-            (sum, [pid, ticks]) => sum + ticks - (before.postgres.get(pid) ?? 0),
-            0,
-          ),
-        ),
-        machine: cores(after.machine - before.machine),
-      };
+      const { api = 0, bench = 0, postgres = 0, machine } = stop();
+      return { api, bench, postgres, machine };
     };
   }
 }

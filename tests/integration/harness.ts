@@ -698,3 +698,45 @@ export async function rabbitmqctl(...args: string[]): Promise<void> {
     );
   }
 }
+
+/**
+ * Holds SHARE on events in a transaction of its own until released: the
+ * scheduler's scan (FOR UPDATE, ROW SHARE) and its publishing go on, every
+ * write (its marks, the API's creates) waits.
+ */
+export async function holdWrites(
+  hs: Pick<Harness, "databaseUrl">,
+): Promise<{ release(): Promise<void> }> {
+  const locker = postgres(hs.databaseUrl, { max: 1, onnotice: () => {} });
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked: () => void = () => {};
+  const lockTaken = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const rollback = new Error("rollback");
+  const holding = locker
+    .begin(async (tx) => {
+      await tx`lock table events in share mode`;
+      locked();
+      await released;
+      throw rollback;
+    })
+    .catch((error: unknown) => {
+      if (error !== rollback) throw error;
+    });
+  const done = async () => {
+    release();
+    await holding.catch(() => {});
+    await locker.end({ timeout: 2 });
+  };
+  try {
+    await Promise.race([lockTaken, holding]);
+  } catch (error) {
+    await done();
+    throw error;
+  }
+  return { release: done };
+}

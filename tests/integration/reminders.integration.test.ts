@@ -13,7 +13,6 @@ import { after, before, describe, it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { GetMessage } from "amqplib";
-import postgres from "postgres";
 import { notificationId } from "../../internal/notification/notification.js";
 import { NOTIFICATION_ROUTING_KEY } from "../../internal/queue/rabbitmq/topology.js";
 import {
@@ -21,6 +20,7 @@ import {
   createReminder,
   eventMessage,
   type Harness,
+  holdWrites,
   rabbitmqctl,
   requiredEnv,
   sleepUntil,
@@ -265,28 +265,8 @@ describe("reminders end to end", { timeout: 175_000 }, () => {
         // Hold SHARE on events: the scan's FOR UPDATE (ROW SHARE) still claims
         // the row and the reminder is published, but the UPDATE marking it
         // sent (ROW EXCLUSIVE) waits.
-        const locker = postgres(hs.databaseUrl, { max: 1, onnotice: () => {} });
-        let release: () => void = () => {};
-        const released = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        let locked: () => void = () => {};
-        const lockTaken = new Promise<void>((resolve) => {
-          locked = resolve;
-        });
-        const rollback = new Error("rollback");
-        const holding = locker
-          .begin(async (tx) => {
-            await tx`lock table events in share mode`;
-            locked();
-            await released;
-            throw rollback;
-          })
-          .catch((error: unknown) => {
-            if (error !== rollback) throw error;
-          });
+        const hold = await holdWrites(hs);
         try {
-          await Promise.race([lockTaken, holding]);
           assert.ok(
             Date.now() < r.notifyAt.getTime(),
             "the lock was taken before the reminder was due",
@@ -311,9 +291,7 @@ describe("reminders end to end", { timeout: 175_000 }, () => {
           await killed.crash();
           assert.equal((await killed.exited).signal, "SIGKILL");
         } finally {
-          release();
-          await holding;
-          await locker.end({ timeout: 2 });
+          await hold.release();
         }
 
         const [row] = await hs.sql<{ sent: Date | null }[]>`

@@ -122,6 +122,11 @@ function eventOf(response: { event?: Event }, what: string): Event {
   return response.event;
 }
 
+/** The event of a call that must succeed. */
+async function eventFrom(call: Promise<{ event?: Event }>, what: string): Promise<Event> {
+  return eventOf(mustGet(await answer(call), what), what);
+}
+
 function firstClient(): Calendar {
   const [first] = crowd;
   assert.ok(first, "no clients");
@@ -151,15 +156,10 @@ describe("concurrency", () => {
     await warmUp(user);
     const [first] = crowd;
     assert.ok(first);
-    const created = eventOf(
-      mustGet(
-        await answer(
-          first.client.createEvent(
-            { event: eventAt(Date.UTC(2031, 0, 1, 9), HOUR, "Versioned race") },
-            as(user),
-          ),
-        ),
-        "CreateEvent",
+    const created = await eventFrom(
+      first.client.createEvent(
+        { event: eventAt(Date.UTC(2031, 0, 1, 9), HOUR, "Versioned race") },
+        as(user),
       ),
       "CreateEvent",
     );
@@ -223,10 +223,7 @@ describe("concurrency", () => {
       }),
     );
 
-    const final = eventOf(
-      mustGet(await answer(first.client.getEvent({ id: created.id }, as(user))), "GetEvent"),
-      "GetEvent",
-    );
+    const final = await eventFrom(first.client.getEvent({ id: created.id }, as(user)), "GetEvent");
     const byVersion = new Map<number, string[]>();
     for (const win of wins)
       byVersion.set(win.version, [...(byVersion.get(win.version) ?? []), win.token]);
@@ -276,15 +273,10 @@ describe("concurrency", () => {
     await warmUp(user);
     const [first] = crowd;
     assert.ok(first);
-    const created = eventOf(
-      mustGet(
-        await answer(
-          first.client.createEvent(
-            { event: eventAt(Date.UTC(2031, 0, 1, 9), HOUR, "Blind race") },
-            as(user),
-          ),
-        ),
-        "CreateEvent",
+    const created = await eventFrom(
+      first.client.createEvent(
+        { event: eventAt(Date.UTC(2031, 0, 1, 9), HOUR, "Blind race") },
+        as(user),
       ),
       "CreateEvent",
     );
@@ -316,10 +308,7 @@ describe("concurrency", () => {
         else applied.push({ description, version: result.value.event?.version ?? 0 });
       }
     }
-    const final = eventOf(
-      mustGet(await answer(first.client.getEvent({ id: created.id }, as(user))), "GetEvent"),
-      "GetEvent",
-    );
+    const final = await eventFrom(first.client.getEvent({ id: created.id }, as(user)), "GetEvent");
     const versions = applied.map((a) => a.version).sort((a, b) => a - b);
     const consecutive = versions.every((version, i) => version === i + 2);
     const last = applied.find((a) => a.version === final.version);
@@ -480,15 +469,10 @@ describe("concurrency", () => {
           crowd.map(async ({ client }, i) => {
             if (!movers[i]) return undefined;
             const start = day.startMs + i * 40 * MINUTE;
-            return eventOf(
-              mustGet(
-                await answer(
-                  client.createEvent(
-                    { event: eventAt(start, 30 * MINUTE, `Own ${round}.${i}`) },
-                    as(user),
-                  ),
-                ),
-                "CreateEvent",
+            return await eventFrom(
+              client.createEvent(
+                { event: eventAt(start, 30 * MINUTE, `Own ${round}.${i}`) },
+                as(user),
               ),
               "CreateEvent",
             );
@@ -574,15 +558,10 @@ describe("concurrency", () => {
       const day = dayOf(Date.UTC(2031, 5, 1), round);
       const [first] = crowd;
       assert.ok(first);
-      const target = eventOf(
-        mustGet(
-          await answer(
-            first.client.createEvent(
-              { event: eventAt(day.startMs + 12 * HOUR, HOUR, `Doomed ${round}`) },
-              as(user),
-            ),
-          ),
-          "CreateEvent",
+      const target = await eventFrom(
+        first.client.createEvent(
+          { event: eventAt(day.startMs + 12 * HOUR, HOUR, `Doomed ${round}`) },
+          as(user),
         ),
         "CreateEvent",
       );
@@ -656,32 +635,22 @@ describe("concurrency", () => {
       // The blocker covers 21:30 to 24:00, where every racer aims; client 0
       // deletes it while the others create or move into it. Whoever comes
       // after the delete may win, once.
-      const blocker = eventOf(
-        mustGet(
-          await answer(
-            first.client.createEvent(
-              { event: eventAt(day.startMs + 21.5 * HOUR, 2.5 * HOUR, `Blocker ${round}`) },
-              as(user),
-            ),
-          ),
-          "CreateEvent",
+      const blocker = await eventFrom(
+        first.client.createEvent(
+          { event: eventAt(day.startMs + 21.5 * HOUR, 2.5 * HOUR, `Blocker ${round}`) },
+          as(user),
         ),
         "CreateEvent",
       );
       const own: (Event | undefined)[] = await Promise.all(
         crowd.map(async ({ client }, i) => {
           if (i === 0 || i % 2 === 0) return undefined;
-          return eventOf(
-            mustGet(
-              await answer(
-                client.createEvent(
-                  {
-                    event: eventAt(day.startMs + i * 40 * MINUTE, 30 * MINUTE, `Own ${round}.${i}`),
-                  },
-                  as(user),
-                ),
-              ),
-              "CreateEvent",
+          return await eventFrom(
+            client.createEvent(
+              {
+                event: eventAt(day.startMs + i * 40 * MINUTE, 30 * MINUTE, `Own ${round}.${i}`),
+              },
+              as(user),
             ),
             "CreateEvent",
           );

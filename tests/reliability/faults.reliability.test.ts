@@ -49,6 +49,7 @@ import {
   calendarClient,
   eventMessage,
   type Harness,
+  holdWrites,
   rabbitmqctl,
   requiredEnv,
   type ServiceProcess,
@@ -56,20 +57,12 @@ import {
   startHarness,
   until,
 } from "../integration/harness.js";
-import { Tally } from "./harness.js";
+import { Tally, wholeNumberFromEnv } from "./harness.js";
 
 const env = requiredEnv(); // fails the file at once, with the reason, when a service is missing
 
-function positive(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!(value > 0)) throw new Error(`${name}: must be a positive number (got "${raw}")`);
-  return value;
-}
-
-const FAULT_SECONDS = positive("RELIABILITY_FAULT_SECONDS", 20);
-const RATE = positive("RELIABILITY_FAULT_RATE", 25);
+const FAULT_SECONDS = wholeNumberFromEnv("RELIABILITY_FAULT_SECONDS", 20, 1);
+const RATE = wholeNumberFromEnv("RELIABILITY_FAULT_RATE", 25, 1);
 /** Each reminder of the flow is created this long before it falls due. */
 const LEAD_MS = 2000;
 /** Reminders due at one instant, so that a dispatch batch or the sender's prefetch is full. */
@@ -500,46 +493,6 @@ function assertRecovered(
 
 // ---------------------------------------------------------------------------
 // Watching a dispatch in flight
-
-/**
- * Holds SHARE on events in a transaction of its own until released: the
- * scheduler's scan (FOR UPDATE, ROW SHARE) and its publishing go on, every
- * write (its marks, the API's creates) waits.
- */
-async function holdWrites(hs: Harness): Promise<{ release(): Promise<void> }> {
-  const locker = postgres(hs.databaseUrl, { max: 1, onnotice: () => {} });
-  let release: () => void = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let locked: () => void = () => {};
-  const lockTaken = new Promise<void>((resolve) => {
-    locked = resolve;
-  });
-  const rollback = new Error("rollback");
-  const holding = locker
-    .begin(async (tx) => {
-      await tx`lock table events in share mode`;
-      locked();
-      await released;
-      throw rollback;
-    })
-    .catch((error: unknown) => {
-      if (error !== rollback) throw error;
-    });
-  const done = async () => {
-    release();
-    await holding.catch(() => {});
-    await locker.end({ timeout: 2 });
-  };
-  try {
-    await Promise.race([lockTaken, holding]);
-  } catch (error) {
-    await done();
-    throw error;
-  }
-  return { release: done };
-}
 
 /** The scheduler's UPDATE marking reminders sent, in a transaction begun after `since`, waits on a lock. */
 async function marksWaiting(hs: Harness, since: number, before = Infinity): Promise<boolean> {

@@ -32,15 +32,20 @@ export function assertNoServerErrors(svc: ServiceUnderTest, tally: Tally): void 
   assert.deepEqual(plain.slice(0, 10), [], "the server wrote non-JSON lines to stderr");
 }
 
-/** Runs per property: FUZZ_RUNS (default 200, what CI runs). */
-export function fuzzRuns(): number {
-  const raw = process.env.FUZZ_RUNS;
-  if (raw === undefined || raw === "") return 200;
-  const runs = Number(raw);
-  if (!Number.isSafeInteger(runs) || runs < 1) {
-    throw new Error(`FUZZ_RUNS must be a whole number of 1 or more, got ${JSON.stringify(raw)}`);
+/** A whole-number setting from the environment: `fallback` when unset, at least `min`. */
+export function wholeNumberFromEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`${name} must be a whole number of ${min} or more, got ${JSON.stringify(raw)}`);
   }
-  return runs;
+  return value;
+}
+
+/** Runs per property: FUZZ_RUNS (default 200). */
+export function fuzzRuns(): number {
+  return wholeNumberFromEnv("FUZZ_RUNS", 200, 1);
 }
 
 /** Every request gets this long to be answered; longer counts as a hang. */

@@ -32,6 +32,7 @@ import {
   type ServiceUnderTest,
   startService,
   Tally,
+  wholeNumberFromEnv,
 } from "./harness.js";
 import { answer, as, crowdClient, describeAnswer, PROTOCOLS } from "./load_clients.js";
 import {
@@ -45,20 +46,8 @@ import {
   type Worker,
 } from "./load_traffic.js";
 
-function loadSeconds(): number {
-  const raw = process.env.RELIABILITY_LOAD_SECONDS;
-  if (raw === undefined || raw === "") return 60;
-  const seconds = Number(raw);
-  // The memory check compares the first and the last 10 s: they must not overlap.
-  if (!Number.isSafeInteger(seconds) || seconds < 20) {
-    throw new Error(
-      `RELIABILITY_LOAD_SECONDS must be a whole number of 20 or more, got ${JSON.stringify(raw)}`,
-    );
-  }
-  return seconds;
-}
-
-const SECONDS = loadSeconds();
+// The memory check compares the first and the last 10 s: they must not overlap.
+const SECONDS = wholeNumberFromEnv("RELIABILITY_LOAD_SECONDS", 60, 20);
 /** Traffic before the measured run: connections open, JIT warm, heap at its working size. */
 const WARMUP_SECONDS = 10;
 const WORKERS = 48;

@@ -293,30 +293,7 @@ describe("an outage between the store and the server", () => {
       await proxy.stop();
       assert.ok(isConnectionError(await inFlight), "a dropped query counts as unavailable");
 
-      const window = {
-        start: new Date("2026-07-01T00:00:00Z"),
-        end: new Date("2026-07-02T00:00:00Z"),
-      };
-      const calls: [string, () => Promise<unknown>][] = [
-        ["getEvent", () => store.getEvent(user, created.value.id)],
-        [
-          "createEvent",
-          () => store.createEvent(user, randomUUID(), event("2026-07-01T12:00:00Z", HOUR)),
-        ],
-        [
-          "updateEvent",
-          () =>
-            store.updateEvent(
-              user,
-              created.value.id,
-              event("2026-07-01T09:00:00Z", HOUR),
-              undefined,
-            ),
-        ],
-        ["deleteEvent", () => store.deleteEvent(user, randomUUID())],
-        ["listEvents", () => store.listEvents(user, window, 10)],
-        ["ping", () => store.ping()],
-      ];
+      const calls = everyStoreCall(store, user, created.value.id, randomUUID());
       for (const [name, call] of calls) {
         const started = performance.now();
         await assert.rejects(call(), StoreUnavailableError, `${name} during the outage`);
@@ -337,7 +314,7 @@ describe("an outage between the store and the server", () => {
       assert.ok(recovered, "the store works again once the database is back");
       const found = await store.getEvent(user, created.value.id);
       assert.ok(found.ok);
-      assert.deepEqual(await store.listEvents(user, window, 10), [found.value]);
+      assert.deepEqual(await store.listEvents(user, JULY_FIRST, 10), [found.value]);
     } finally {
       await proxy.stop();
     }
@@ -401,28 +378,8 @@ describe("a database that stops answering (packets black-holed)", () => {
 
       // Connections stay open and silent; new ones are accepted and never answered.
       proxy.blackhole();
-      const window = {
-        start: new Date("2026-07-01T00:00:00Z"),
-        end: new Date("2026-07-02T00:00:00Z"),
-      };
       const lateId = randomUUID();
-      const calls: [string, () => Promise<unknown>][] = [
-        ["getEvent", () => store.getEvent(user, created.value.id)],
-        ["createEvent", () => store.createEvent(user, lateId, event("2026-07-01T12:00:00Z", HOUR))],
-        [
-          "updateEvent",
-          () =>
-            store.updateEvent(
-              user,
-              created.value.id,
-              event("2026-07-01T09:00:00Z", HOUR),
-              undefined,
-            ),
-        ],
-        ["deleteEvent", () => store.deleteEvent(user, randomUUID())],
-        ["listEvents", () => store.listEvents(user, window, 10)],
-        ["ping", () => store.ping()],
-      ];
+      const calls = everyStoreCall(store, user, created.value.id, lateId);
       // All at once, more than the pool has connections: the ones queued for
       // a connection are bounded too.
       await Promise.all(
@@ -621,3 +578,32 @@ describe("reminder dispatch on a server", () => {
     assert.deepEqual(titles, ["pending"]);
   });
 });
+
+/**
+ * One call of every EventStore method (and ping) for `user`, whose event
+ * `existingId` is stored on 2026-07-01 09:00; the create uses `newId`.
+ */
+function everyStoreCall(
+  store: PostgresEventStore,
+  user: string,
+  existingId: string,
+  newId: string,
+): [string, () => Promise<unknown>][] {
+  return [
+    ["getEvent", () => store.getEvent(user, existingId)],
+    ["createEvent", () => store.createEvent(user, newId, event("2026-07-01T12:00:00Z", HOUR))],
+    [
+      "updateEvent",
+      () => store.updateEvent(user, existingId, event("2026-07-01T09:00:00Z", HOUR), undefined),
+    ],
+    ["deleteEvent", () => store.deleteEvent(user, randomUUID())],
+    ["listEvents", () => store.listEvents(user, JULY_FIRST, 10)],
+    ["ping", () => store.ping()],
+  ];
+}
+
+/** The day of the events everyStoreCall works on. */
+const JULY_FIRST = {
+  start: new Date("2026-07-01T00:00:00Z"),
+  end: new Date("2026-07-02T00:00:00Z"),
+};
