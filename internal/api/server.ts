@@ -15,6 +15,8 @@ import fastifyMetricsModule from "fastify-metrics";
 import client from "prom-client";
 import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { Logger } from "../log/logger.js";
 import type { EventStore } from "../store/store.js";
 import { calendarService } from "./calendar_service.js";
@@ -26,6 +28,7 @@ import { requireUserId } from "./interceptors/require_user_id.js";
 import { MAX_REQUEST_BYTES } from "./limits.js";
 import { codeName, createRpcMetrics } from "./metrics.js";
 import { createOnePortServer } from "./one_port.js";
+import { reflectionServices } from "./reflection.js";
 import { refuseUndecodableBinary } from "./refuse_undecodable.js";
 
 // fastify-metrics is CommonJS with an `exports.default`.
@@ -112,6 +115,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     routes: (router: ConnectRouter) => {
       router.service(CalendarService, calendarService(store));
       router.service(Health, healthService(readiness));
+      // Describes every service on the router, itself included.
+      const reflection = reflectionServices(() => router.handlers.map((h) => h.service));
+      router.service(ReflectionV1, reflection.v1);
+      router.service(ReflectionV1alpha, reflection.v1alpha);
       extraRoutes?.(router);
       router.handlers.splice(
         0,
