@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cal_service: invalid configuration: ${config.error}\n`);
     return 2;
   }
-  const logger = createLogger(config.value.logLevel).child({ role });
+  const logger = createLogger(config.value.logLevel, config.value.logFormat).child({ role });
 
   let stop: Stop;
   switch (role) {

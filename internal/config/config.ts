@@ -20,6 +20,8 @@ import { type QueueConfig, queueVariables, readQueueConfig } from "../queue/conf
 import type { SchedulerSettings } from "../scheduler/role.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+/** How log lines look; "auto" is pretty on a terminal, JSON otherwise. */
+export type LogFormat = "auto" | "json" | "pretty";
 
 export interface Config {
   api: {
@@ -29,6 +31,7 @@ export interface Config {
     shutdownTimeoutMs: number;
   };
   logLevel: LogLevel;
+  logFormat: LogFormat;
   storage: StorageConfig;
   queue: QueueConfig;
   scheduler: SchedulerSettings;
@@ -64,6 +67,12 @@ export const variables: VariableDoc[] = [
     name: "LOG_LEVEL",
     default: "info",
     description: "fatal, error, warn, info, debug, trace or silent.",
+  },
+  {
+    name: "LOG_FORMAT",
+    default: "auto",
+    description:
+      "`json` (one JSON object per line), `pretty` (readable lines) or `auto`: pretty when stderr is a terminal, JSON otherwise.",
   },
   {
     name: "STORAGE",
@@ -160,6 +169,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
         "info",
       ),
+      logFormat: oneOf(env, "LOG_FORMAT", ["auto", "json", "pretty"], "auto"),
       storage,
       queue: readQueueConfig(env),
       scheduler: {
