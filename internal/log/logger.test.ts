@@ -17,11 +17,13 @@ const HAS_SCRIPT = spawnSync("script", ["--version"]).status === 0;
  */
 async function apiOutput(env: Record<string, string>, terminal: boolean): Promise<string> {
   const command = [process.execPath, "--import", "tsx", ENTRY, "api"];
-  const child = spawn(
-    terminal ? "script" : command[0],
-    terminal ? ["-qec", command.join(" "), "/dev/null"] : command.slice(1),
-    { env: { PATH: process.env.PATH ?? "", ...API_ENV, ...env }, detached: true },
-  );
+  const [file, args] = terminal
+    ? ["script", ["-qec", command.join(" "), "/dev/null"]]
+    : [process.execPath, command.slice(1)];
+  const child = spawn(file, args, {
+    env: { PATH: process.env.PATH ?? "", ...API_ENV, ...env },
+    detached: true,
+  });
   let output = "";
   const collect = (chunk: Buffer) => {
     output += chunk.toString("utf8");
