@@ -58,6 +58,8 @@ COPY package.json ./
 # The embedded database (DATA_DIR=./data, used only when DATABASE_URL is
 # unset) must be writable by the user the service runs as.
 RUN mkdir data && chown node:node data
+# calctl, the command-line client, on PATH: `docker compose exec api calctl today`.
+RUN chmod +x dist/cmd/calctl.js && ln -s /app/dist/cmd/calctl.js /usr/local/bin/calctl
 # The official image's unprivileged user (uid 1000).
 USER node
 # api; scheduler's /metrics and /healthz; sender's /metrics and /healthz.
