@@ -88,8 +88,12 @@ describe("server reflection", () => {
   /** One reflection stream; each request is sent after the previous answer arrived. */
   async function converse(
     requests: ServerReflectionRequest["messageRequest"][],
+    useBinaryFormat = true,
   ): Promise<ServerReflectionResponse[]> {
-    const client = createClient(ServerReflection, createGrpcTransport({ baseUrl: server.url }));
+    const client = createClient(
+      ServerReflection,
+      createGrpcTransport({ baseUrl: server.url, useBinaryFormat }),
+    );
     const answers: ServerReflectionResponse[] = [];
     let answered: () => void = () => {};
     async function* send() {
@@ -148,6 +152,24 @@ describe("server reflection", () => {
     const event = file.messageType.find((m) => m.name === "Event");
     assert.ok(event?.field.some((f) => f.name === "notify_before" && f.number === 7));
     assert.equal(file.service[0]?.method.length, 7);
+  });
+
+  test("a conversation in JSON messages is answered request by request, not stalled", {
+    timeout: 20_000,
+  }, async () => {
+    // Each request waits for the previous answer: a server that read the
+    // whole request stream before answering would never answer.
+    const answers = await converse(
+      [
+        { case: "listServices", value: "" },
+        { case: "fileContainingSymbol", value: "grpc.health.v1.Health" },
+      ],
+      false,
+    );
+    assert.deepEqual(
+      answers.map((a) => a.messageResponse.case),
+      ["listServicesResponse", "fileDescriptorResponse"],
+    );
   });
 
   test("unknown names and empty requests get an error answer, and the stream goes on", async () => {
