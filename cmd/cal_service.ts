@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // cal_service <role>: one executable, one role per process.
 import { readFileSync } from "node:fs";
+import { unmetRequirement } from "../internal/app/requirements.js";
 import {
   runAll,
   runApi,
@@ -10,7 +11,7 @@ import {
   type Stop,
 } from "../internal/app/roles.js";
 import { onShutdownSignal } from "../internal/app/shutdown.js";
-import { loadConfig, variables } from "../internal/config/config.js";
+import { loadConfig, settingList } from "../internal/config/config.js";
 import { createLogger } from "../internal/log/logger.js";
 
 const USAGE = `Usage: cal_service <role>
@@ -27,7 +28,7 @@ Options:
   --version  print the version
 
 Configuration comes from environment variables:
-${variables.map((v) => `  ${v.name.padEnd(20)} ${v.description} Default: ${v.default}`).join("\n")}
+${settingList.map((s) => `  ${s.name.padEnd(28)} ${s.doc} Default: ${s.default ?? "unset"}.`).join("\n")}
 `;
 
 function version(): string {
@@ -58,6 +59,11 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env);
   if (!config.ok) {
     process.stderr.write(`cal_service: invalid configuration: ${config.error}\n`);
+    return 2;
+  }
+  const unmet = unmetRequirement(role, config.value);
+  if (unmet) {
+    process.stderr.write(`cal_service: invalid configuration: ${unmet}\n`);
     return 2;
   }
   const logger = createLogger(config.value.logLevel).child({ role });

@@ -9,6 +9,7 @@ import { startSchedulerRole } from "../scheduler/role.js";
 import { startSenderRole } from "../sender/role.js";
 import { migrateDatabase, type OpenedStore, openEventStore } from "../store/open.js";
 import { systemClock } from "../store/store.js";
+import { assertRequirements } from "./requirements.js";
 
 export type Stop = () => Promise<void>;
 
@@ -23,11 +24,7 @@ export async function runApi(
 }
 
 export async function runScheduler(config: Config, logger: Logger): Promise<Stop> {
-  if (config.storage.kind !== "postgres" || config.storage.databaseUrl === undefined) {
-    throw new Error(
-      "the scheduler role needs DATABASE_URL: on its own it must share the api's database (use `all` to run everything in one process)",
-    );
-  }
+  assertRequirements("scheduler", config);
   const opened = await openEventStore(config.storage, logger);
   const broker = connectBroker(config, logger, "cal_service scheduler");
   return stopInOrder([
@@ -38,6 +35,7 @@ export async function runScheduler(config: Config, logger: Logger): Promise<Stop
 }
 
 export async function runSender(config: Config, logger: Logger): Promise<Stop> {
+  assertRequirements("sender", config);
   const broker = connectBroker(config, logger, "cal_service sender");
   return stopInOrder([await startSender(config, logger, broker), () => broker.close()]);
 }
@@ -69,9 +67,8 @@ export async function runAll(
 }
 
 export async function runMigrate(config: Config, logger: Logger): Promise<void> {
-  if (config.storage.kind !== "postgres") {
-    throw new Error("migrate needs STORAGE=postgres (the memory store has no schema)");
-  }
+  assertRequirements("migrate", config);
+  if (config.storage.kind !== "postgres") return;
   await migrateDatabase(config.storage, logger);
 }
 
@@ -120,7 +117,10 @@ async function startSender(config: Config, logger: Logger, broker: Broker): Prom
   return () => sender.stop();
 }
 
-/** RabbitMQ when AMQP_URL is set, else the in-process queue; connects on first use. */
+/**
+ * RabbitMQ when AMQP_URL is set, else the in-process queue (only `all` gets
+ * that far without AMQP_URL: see requirements.ts); connects on first use.
+ */
 function connectBroker(config: Config, logger: Logger, connectionName: string): Broker {
   return openBroker(config.queue, logger, { connectionName });
 }
