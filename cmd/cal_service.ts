@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`cal_service: unknown role "${role}"\n\n${USAGE}`);
       return 2;
   }
-  onShutdownSignal(logger, config.value.api.shutdownTimeoutMs + 5000, stop);
+  onShutdownSignal(logger, config.value.api.shutdownTimeoutMs, stop);
   return -1; // keep running until a signal
 }
 

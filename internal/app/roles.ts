@@ -10,6 +10,7 @@ import { startSenderRole } from "../sender/role.js";
 import { migrateDatabase, type OpenedStore, openEventStore } from "../store/open.js";
 import { systemClock } from "../store/store.js";
 import { assertRequirements } from "./requirements.js";
+import { inFlightGraceMs } from "./shutdown.js";
 
 export type Stop = () => Promise<void>;
 
@@ -51,19 +52,34 @@ export async function runAll(
 ): Promise<Stop> {
   const opened = await openEventStore(config.storage, logger);
   const broker = given.broker ?? connectBroker(config, logger, "cal_service all");
-  // Stopped in this order: no new calls, then no new reminders, then drain.
-  const stops: Stop[] = [];
+  const started: { api?: Stop; scheduler?: Stop; sender?: Stop } = {};
+  // The api and the reminder pipeline stop at the same time, so that the
+  // api's grace for in-flight calls is not added to the others' stops. In
+  // the pipeline the scheduler stops first: the sender then still takes what
+  // its last pass published (over the in-process queue, nothing else would).
+  const stop = () =>
+    stopInOrder([
+      stopTogether([
+        started.api ?? noop,
+        stopInOrder([started.scheduler ?? noop, started.sender ?? noop]),
+      ]),
+      () => broker.close(),
+      () => opened.close(),
+    ])();
   try {
-    stops.push(await startApi(config, logger.child({ component: "api" }), opened));
-    stops.push(
-      await startScheduler(config, logger.child({ component: "scheduler" }), opened, broker),
+    started.api = await startApi(config, logger.child({ component: "api" }), opened);
+    started.scheduler = await startScheduler(
+      config,
+      logger.child({ component: "scheduler" }),
+      opened,
+      broker,
     );
-    stops.push(await startSender(config, logger.child({ component: "sender" }), broker));
+    started.sender = await startSender(config, logger.child({ component: "sender" }), broker);
   } catch (error) {
-    await stopInOrder([...stops, () => broker.close(), () => opened.close()])();
+    await stop();
     throw error;
   }
-  return stopInOrder([...stops, () => broker.close(), () => opened.close()]);
+  return stop;
 }
 
 export async function runMigrate(config: Config, logger: Logger): Promise<void> {
@@ -82,7 +98,7 @@ async function startApi(
     ...extras,
     store: opened.store,
     logger,
-    shutdownTimeoutMs: config.api.shutdownTimeoutMs,
+    shutdownTimeoutMs: inFlightGraceMs(config.api.shutdownTimeoutMs),
   });
   const url = await server.listen(config.api.host, config.api.port);
   logger.info({ url, storage: config.storage.kind }, "api listening");
@@ -125,8 +141,19 @@ function connectBroker(config: Config, logger: Logger, connectionName: string): 
   return openBroker(config.queue, logger, { connectionName });
 }
 
+const noop: Stop = async () => {};
+
+/** One stop that runs the given stops at once; fails with the first failure, after all ended. */
+export function stopTogether(stops: Stop[]): Stop {
+  return async () => {
+    const outcomes = await Promise.allSettled(stops.map((stop) => stop()));
+    const failed = outcomes.find((o) => o.status === "rejected");
+    if (failed) throw failed.reason;
+  };
+}
+
 /** One stop that runs each given stop in turn, even when an earlier one fails. */
-function stopInOrder(stops: Stop[]): Stop {
+export function stopInOrder(stops: Stop[]): Stop {
   return async () => {
     let firstError: unknown;
     for (const stop of stops) {
