@@ -144,7 +144,7 @@ function connectBroker(config: Config, logger: Logger, connectionName: string): 
 const noop: Stop = async () => {};
 
 /** One stop that runs the given stops at once; fails with the first failure, after all ended. */
-export function stopTogether(stops: Stop[]): Stop {
+function stopTogether(stops: Stop[]): Stop {
   return async () => {
     const outcomes = await Promise.allSettled(stops.map((stop) => stop()));
     const failed = outcomes.find((o) => o.status === "rejected");
@@ -153,7 +153,7 @@ export function stopTogether(stops: Stop[]): Stop {
 }
 
 /** One stop that runs each given stop in turn, even when an earlier one fails. */
-export function stopInOrder(stops: Stop[]): Stop {
+function stopInOrder(stops: Stop[]): Stop {
   return async () => {
     let firstError: unknown;
     for (const stop of stops) {
