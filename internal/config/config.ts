@@ -16,7 +16,7 @@ export interface Config {
   api: {
     host: string;
     port: number;
-    /** How long stopping may take on SIGTERM; in-flight calls get what remains. */
+    /** How long stopping may take on SIGTERM; in-flight calls get most of it (app/shutdown.ts). */
     shutdownTimeoutMs: number;
   };
   logLevel: LogLevel;

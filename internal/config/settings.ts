@@ -46,7 +46,7 @@ export const settings = {
   SHUTDOWN_TIMEOUT: {
     default: "10s",
     parser: duration(1 * SECOND, 10 * MINUTE),
-    doc: "On SIGTERM/SIGINT, how long stopping may take; in-flight calls get what remains.",
+    doc: "On SIGTERM/SIGINT, how long stopping may take: in-flight calls get all of it but the last 2s (half, below 4s), kept for closing connections.",
   },
   LOG_LEVEL: {
     default: "info",
