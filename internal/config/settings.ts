@@ -138,8 +138,9 @@ export const settings = {
     doc: "Port for the scheduler's /metrics and /healthz.",
   },
   // Each poll is one indexed query: below 10ms it is a busy loop. A reminder
-  // is skipped once it is a minute past due and its event has started, so
-  // polls must come well inside that minute.
+  // whose event has started is skipped once a minute has passed since its
+  // notify_at (REMINDER_GRACE_MS in internal/domain/event.ts), so polls must
+  // come well inside that minute.
   SCHEDULER_POLL_INTERVAL: {
     default: "250ms",
     parser: duration(10, 30 * SECOND),
