@@ -161,6 +161,7 @@ async function main(): Promise<Results> {
     const rm = results.reminders;
     target("drain/raw broker", ratio(rm.drainPerSecond, rm.rawPerSecond), 0.5, false);
     target("lateness p99", rm.lateness.p99Ms / 1000, 1, true, " s");
+    target("duplicates with 2 schedulers + 2 senders", rm.replicated.duplicates, 0, true);
   }
   return results;
 }
@@ -381,6 +382,19 @@ function print(results: Results): void {
           ],
           ["drain / raw", "", "", fmt(ratio(rm.drainPerSecond, rm.rawPerSecond), 2)],
           ["cores busy during the drain", "", "", formatCores(rm.drainCores)],
+          [
+            `drain ${rm.reminders} due at once, 2 schedulers + 2 senders`,
+            "",
+            "",
+            `${fmt(rm.replicated.drainPerSecond, 0)}/s`,
+          ],
+          [
+            "  replicas / one of each; duplicates; events delivered",
+            "",
+            "",
+            `${fmt(ratio(rm.replicated.drainPerSecond, rm.drainPerSecond), 2)}; ${rm.replicated.duplicates}; ${rm.replicated.delivered}/${rm.reminders}`,
+          ],
+          ["  cores busy", "", "", formatCores(rm.replicated.cores)],
           ["cores busy during the raw loop", "", "", formatCores(rm.rawCores)],
           [
             "CPU ms per message: drain / raw loop (machine)",
