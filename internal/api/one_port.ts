@@ -13,13 +13,13 @@
 // @httptoolkit/httpolyglot (3.1, Node >= 20) does the same sniffing, and was
 // evaluated in its place: it keeps every protocol (it hands over whole
 // sockets), but it is a net.Server, not the http.Server that Fastify's
-// serverFactory expects (Fastify calls closeIdleConnections() for
-// forceCloseConnections and sets keepAliveTimeout and requestTimeout on it,
-// which would not reach httpolyglot's inner server); it has no timeout for a
-// client that connects and never speaks; and it marks every h2c socket as
-// not StreamBase, so Node runs HTTP/2 over a JavaScript stream wrapper
-// instead of reading the socket natively, which costs every gRPC call CPU.
-// The few lines below cost none of that.
+// serverFactory expects (Fastify refuses forceCloseConnections: "idle"
+// without closeIdleConnections(), and shutting down would mean reaching its
+// private inner servers to close idle HTTP/1.1 connections and HTTP/2
+// sessions); it has no timeout for a client that connects and never speaks;
+// and it marks every h2c socket as not StreamBase, so Node runs HTTP/2 over
+// a JavaScript stream wrapper instead of reading the socket natively, which
+// costs every gRPC call CPU. The few lines below cost none of that.
 import http from "node:http";
 import http2 from "node:http2";
 import type { Socket } from "node:net";
