@@ -322,9 +322,9 @@ describe("an outage between the store and the server", () => {
 });
 
 describe("a server that ends a connection inside a transaction", () => {
-  it("leaves the process running and the pool working (postgres.js defect, recycling_pool.ts)", async () => {
+  it("leaves the process running and the pool working (patched postgres.js defect)", async () => {
     // In a process of its own: the defect is an uncaught exception, which
-    // node:test would report as this test's failure even when handled.
+    // node:test would claim for itself.
     const script = fileURLToPath(
       new URL("./testing/terminated_in_transaction.ts", import.meta.url),
     );
@@ -415,7 +415,7 @@ describe("a database that stops answering (packets black-holed)", () => {
       assert.equal(retried.value.id, lateId);
       // The calls given up on while black-holed finish on the healed network;
       // let them, rather than cut their connections mid-transaction below
-      // (postgres.js 3.4.9 then throws from a timer: see recycling_pool.ts).
+      // (patches/postgres+3.4.9.patch is about that case).
       await sql.end({ timeout: 5 });
     } finally {
       await proxy.stop();

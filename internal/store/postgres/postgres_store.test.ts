@@ -2,13 +2,14 @@
 // part of `npm test`. The same store against a real server is in
 // postgres_store.integration.test.ts.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { silentLogger } from "../../log/logger.js";
 import { openEventStore } from "../open.js";
@@ -161,6 +162,42 @@ describe("embedded data dir lock", () => {
       );
     } finally {
       holder.kill();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("an uncaught exception in a process with the database open", () => {
+  it("is fatal: the store installs no handler that would keep the process running", async () => {
+    const dataDir = await tempDir();
+    try {
+      const script = fileURLToPath(new URL("./testing/uncaught_after_open.ts", import.meta.url));
+      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+        (resolve) => {
+          execFile(
+            process.execPath,
+            ["--import", "tsx", script, dataDir],
+            { timeout: 60_000 },
+            (error, stdout, stderr) =>
+              resolve({
+                code: error ? ((error as { code?: number }).code ?? null) : 0,
+                stdout,
+                stderr,
+              }),
+          );
+        },
+      );
+      const opened = result.stdout.split("\n").find((line) => line.startsWith("{"));
+      assert.ok(opened, `the database did not open:\n${result.stdout}${result.stderr}`);
+      const { listenersBefore, listenersAfter } = JSON.parse(opened);
+      assert.equal(
+        listenersAfter,
+        listenersBefore,
+        "opening the database added an uncaughtException listener",
+      );
+      assert.equal(result.code, 1, `the process ran on or exited otherwise:\n${result.stderr}`);
+      assert.match(result.stderr, /a bug nobody caught/);
+    } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
   });
