@@ -407,9 +407,12 @@ describe("a database that stops answering (packets black-holed)", () => {
       assert.ok(recovered, "the store works again once the network heals");
       const found = await store.getEvent(user, created.value.id);
       assert.ok(found.ok);
-      // The create that timed out went through once the network healed (the
-      // caller was told UNAVAILABLE: an ambiguous outcome); repeating it with
-      // the same id returns the stored event, as a retrying client would.
+      // The create that timed out did not go through once the network
+      // healed: its caller was told UNAVAILABLE, and nothing of a call is
+      // sent, let alone committed, after its deadline (call_deadline.ts).
+      const late = await store.getEvent(user, lateId);
+      assert.deepEqual(late, { ok: false, error: { kind: "not_found", id: lateId } });
+      // Repeating it creates it, as a retrying client would.
       const retried = await store.createEvent(user, lateId, event("2026-07-01T12:00:00Z", HOUR));
       assert.ok(retried.ok);
       assert.equal(retried.value.id, lateId);

@@ -66,7 +66,10 @@ after(async () => {
 
 runEventStoreContract("postgres (embedded PGlite)", async (clock) => {
   const { database } = await sharedDatabase();
-  return { store: new PostgresEventStore(database.sql, { clock }), dispose: async () => {} };
+  return {
+    store: new PostgresEventStore(database.sql, { clock, endIdleTransactions: false }),
+    dispose: async () => {},
+  };
 });
 
 runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).database.sql);
@@ -79,7 +82,7 @@ runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).d
 runReminderStoreContract("postgres (embedded PGlite)", async (clock) => {
   const { sql } = (await sharedDatabase()).database;
   await sql`truncate events`;
-  const store = new PostgresEventStore(sql, { clock });
+  const store = new PostgresEventStore(sql, { clock, endIdleTransactions: false });
   return { events: store, reminders: store, dispose: async () => {} };
 });
 
