@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadConfig } from "../config/config.js";
-import { capturingLogger } from "../log/logger.js";
+import { capturingLogger } from "../log/testing/capturing_logger.js";
 import { decodeReceipt } from "../notification/receipt.js";
 import { MemoryBroker } from "../queue/memory/memory_broker.js";
 import { runAll } from "./roles.js";

@@ -45,8 +45,6 @@ export class MemoryBroker implements Broker {
   private readonly pending: Queued[] = [];
   private readonly consumers = new Set<MemoryConsumer>();
   private readonly receiptListeners = new Set<(receipt: OutgoingMessage) => void>();
-  private publishFailure: Error | undefined;
-  private healthy = true;
   private closed = false;
 
   constructor(private readonly logger?: Logger) {}
@@ -80,18 +78,8 @@ export class MemoryBroker implements Broker {
     return this.pending.length;
   }
 
-  /** Makes every publish reject with `error` until called again without one (tests). */
-  failPublishes(error: Error | undefined): void {
-    this.publishFailure = error;
-  }
-
-  /** What isHealthy reports (tests). */
-  setHealthy(healthy: boolean): void {
-    this.healthy = healthy;
-  }
-
   isHealthy(): boolean {
-    return this.healthy && !this.closed;
+    return !this.closed;
   }
 
   async close(): Promise<void> {
@@ -104,7 +92,6 @@ export class MemoryBroker implements Broker {
     store: (message: OutgoingMessage) => void,
   ): Promise<void> {
     if (this.closed) throw new PublishError("in-process broker is closed");
-    if (this.publishFailure) throw this.publishFailure;
     // A copy, as a real broker would hold: the caller may reuse its buffer.
     store({ ...message, body: Buffer.from(message.body) });
   }
