@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Delivery, type Disposition, PublishError } from "../queue.js";
+import { runBrokerContract } from "../testing/broker_contract.js";
 import { MemoryBroker } from "./memory_broker.js";
 
 const message = (id: string) => ({
@@ -133,4 +134,9 @@ describe("MemoryBroker", () => {
       PublishError,
     );
   });
+});
+
+runBrokerContract("in-process (MemoryBroker)", async () => {
+  const broker = new MemoryBroker();
+  return { broker, dispose: () => broker.close() };
 });

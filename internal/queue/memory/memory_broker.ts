@@ -1,7 +1,8 @@
 // The queue inside one process, for `cal_service all` without AMQP_URL and
-// for tests. Same contract as RabbitMQ: publish resolves once the message is
-// queued (this process's memory is the "broker"), deliveries are at least
-// once, dead-lettered messages are kept, receipts go to in-process
+// for tests. Same contract as RabbitMQ, checked against both by
+// internal/queue/testing/broker_contract.ts: publish resolves once the
+// message is queued (this process's memory is the "broker"), deliveries are
+// at least once, dead-lettered messages are kept, receipts go to in-process
 // subscribers. Nothing survives the process.
 import type { Logger } from "../../log/logger.js";
 import {
