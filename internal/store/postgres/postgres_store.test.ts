@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { silentLogger } from "../../log/logger.js";
+import { capturingLogger } from "../../log/testing/capturing_logger.js";
 import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
@@ -24,6 +25,7 @@ import {
 } from "./connect.js";
 import { DataDirInUseError } from "./dir_lock.js";
 import { runMigrations } from "./migrate.js";
+import { migrations } from "./migrations/index.js";
 import { PostgresEventStore } from "./postgres_store.js";
 import { checkReminderPlans, seedPlanData } from "./testing/reminder_plans.js";
 import { runPostgresStoreChecks } from "./testing/store_checks.js";
@@ -114,7 +116,8 @@ describe("embedded database", () => {
       notifyBeforeMs: 60_000,
     };
 
-    const first = await openEventStore(embeddedStorage(dataDir), logger);
+    const firstLog = capturingLogger();
+    const first = await openEventStore(embeddedStorage(dataDir), firstLog.logger);
     let created: unknown;
     try {
       const result = await first.store.createEvent(userId, id, fields);
@@ -128,23 +131,28 @@ describe("embedded database", () => {
     // A lock left behind by a process that died is taken over.
     await writeFile(join(dataDir, "pglite.lock"), "999999999\n");
 
-    const second = await openEventStore(embeddedStorage(dataDir), logger);
+    const secondLog = capturingLogger();
+    const second = await openEventStore(embeddedStorage(dataDir), secondLog.logger);
     try {
       const found = await second.store.getEvent(userId, id);
       assert.ok(found.ok);
       assert.deepEqual(found.value, created);
 
-      // openEventStore migrated on each start; the second time found nothing to do.
+      // openEventStore migrates on each start: the first applied every
+      // migration, the second found them recorded and applied none again.
+      const appliedBy = (lines: Record<string, unknown>[]) =>
+        lines.filter((line) => line.msg === "migration applied").map((line) => line.migration);
+      assert.deepEqual(
+        appliedBy(firstLog.lines),
+        migrations.map((m) => m.name),
+      );
+      assert.deepEqual(appliedBy(secondLog.lines), []);
       assert.ok(second.sql);
-      assert.deepEqual(await runMigrations(second.sql, logger), { applied: [] });
       const recorded = await second.sql<{ version: number; name: string }[]>`
         select version, name from schema_migrations order by version`;
       assert.deepEqual(
         recorded.map((row) => ({ ...row })),
-        [
-          { version: 1, name: "0001_events" },
-          { version: 2, name: "0002_reminder_dispatch" },
-        ],
+        migrations.map(({ version, name }) => ({ version, name })),
       );
     } finally {
       await second.close();
