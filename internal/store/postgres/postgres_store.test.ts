@@ -188,7 +188,7 @@ describe("an uncaught exception in a process with the database open", () => {
           execFile(
             process.execPath,
             ["--import", "tsx", script, dataDir],
-            { timeout: 60_000 },
+            { timeout: 180_000 },
             (error, stdout, stderr) =>
               resolve({
                 code: error ? ((error as { code?: number }).code ?? null) : 0,
