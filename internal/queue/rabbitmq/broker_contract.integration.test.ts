@@ -3,8 +3,8 @@
 // exchanges and queues of its own, deleted after it.
 import { randomUUID } from "node:crypto";
 import amqp from "amqplib";
+import type { TopologyNames } from "../../config/config.js";
 import { silentLogger } from "../../log/logger.js";
-import type { TopologyNames } from "../config.js";
 import { runBrokerContract } from "../testing/broker_contract.js";
 import { RabbitBroker } from "./broker.js";
 
