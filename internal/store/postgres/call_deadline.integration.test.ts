@@ -10,6 +10,7 @@ import postgres, { type Sql } from "postgres";
 import type { EventFields } from "../../domain/event.js";
 import { silentLogger } from "../../log/logger.js";
 import { StoreUnavailableError } from "../store.js";
+import { CallDeadline, inReadTransaction } from "./call_deadline.js";
 import { serverPoolOptions } from "./connect.js";
 import { runMigrations } from "./migrate.js";
 import { PostgresEventStore } from "./postgres_store.js";
@@ -165,5 +166,30 @@ describe("a store call past its deadline", () => {
       await table.release();
     }
     assert.deepEqual(await store.getEvent(user, id), created);
+  });
+});
+
+describe("a read sent in one round trip", () => {
+  it("runs inside its read-only transaction, limited to the time left", async () => {
+    const sql = pool(`cal_test_deadline_order_${process.pid}`, 1);
+    for (let round = 0; round < 3; round++) {
+      const deadline = new CallDeadline(3000, { endIdleTransactions: true });
+      const [settings] = await inReadTransaction(
+        sql,
+        deadline,
+        (db) => db<{ readOnly: string; statementTimeout: string; idleTimeout: string }[]>`
+          select current_setting('transaction_read_only') as "readOnly",
+                 current_setting('statement_timeout') as "statementTimeout",
+                 current_setting('idle_in_transaction_session_timeout') as "idleTimeout"`,
+      );
+      assert.equal(settings?.readOnly, "on");
+      for (const value of [settings?.statementTimeout, settings?.idleTimeout]) {
+        assert.match(value ?? "", /^[1-9]\d*(ms|s)$/, `limited to the time left: ${value}`);
+      }
+      // Nothing of it stays on the connection.
+      const [after] = await sql<{ statementTimeout: string }[]>`
+        select current_setting('statement_timeout') as "statementTimeout"`;
+      assert.equal(after?.statementTimeout, "0");
+    }
   });
 });

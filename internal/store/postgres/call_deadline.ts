@@ -96,16 +96,17 @@ export function inTransaction<T>(
 }
 
 /**
- * A read: `read` (which must send its one statement at once, before any
- * await) in a read-only transaction sent in the same round trip as its
- * limit, so that it costs two round trips rather than the three of
- * sql.begin.
+ * A read: the query `read` returns, in a read-only transaction limited to
+ * the time left. The four statements (begin, limit, the query, rollback) go
+ * out together in one round trip, as one statement would. `read` must return
+ * the postgres.js query itself, not a promise made from it: a query starts
+ * when its then() is called, and they must start in this order.
  */
-export async function inReadTransaction<T>(
+export async function inReadTransaction<R>(
   sql: Sql,
   deadline: CallDeadline,
-  read: (db: Db) => Promise<T>,
-): Promise<T> {
+  read: (db: Db) => PromiseLike<R>,
+): Promise<R> {
   const reserved = await sql.reserve();
   try {
     deadline.throwIfExpired();
@@ -113,13 +114,14 @@ export async function inReadTransaction<T>(
       // Reported by the statements after it.
     });
     deadline.limit(reserved);
-    const result = read(reserved);
-    await result.then(
-      () => {},
-      () => {},
+    const outcome = read(reserved).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
     );
-    await reserved`rollback`; // a read-only transaction: nothing to keep
-    return await result;
+    const ended = reserved`rollback`; // read only: nothing to keep
+    const [result] = await Promise.all([outcome, ended]);
+    if (!result.ok) throw result.error;
+    return result.value;
   } finally {
     reserved.release();
   }

@@ -183,9 +183,11 @@ describe("migrations on a server", () => {
     const schema = await newSchema("concurrent");
     const runners = [pool(schema, 1), pool(schema, 1), pool(schema, 1)];
     const results = await Promise.all(runners.map((sql) => runMigrations(sql, logger)));
+    // Each migration is one transaction under the runners' lock, so two
+    // runners may share the work (one applies 0001, another 0002); what
+    // matters is that each version is applied exactly once.
     const appliedBy = results.map((r) => r.applied);
-    assert.equal(appliedBy.filter((a) => a.length > 0).length, 1, JSON.stringify(appliedBy));
-    assert.deepEqual(appliedBy.flat(), ["0001_events", "0002_reminder_dispatch"]);
+    assert.deepEqual(appliedBy.flat().sort(), ["0001_events", "0002_reminder_dispatch"]);
 
     const [first] = runners;
     assert.ok(first);

@@ -139,17 +139,15 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   }
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
-    return this.#call("get event", (deadline) =>
-      inReadTransaction(
+    return this.#call("get event", async (deadline) => {
+      const [row] = await inReadTransaction(
         this.#sql,
         deadline,
-        async (db): Promise<Result<CalendarEvent, NotFound>> => {
-          const [row] = await db<EventRow[]>`
-          select ${eventColumns(db)} from events where user_id = ${userId} and id = ${id}`;
-          return row ? ok(toEvent(row)) : err({ kind: "not_found", id });
-        },
-      ),
-    );
+        (db) => db<EventRow[]>`
+          select ${eventColumns(db)} from events where user_id = ${userId} and id = ${id}`,
+      );
+      return row ? ok(toEvent(row)) : err({ kind: "not_found", id });
+    });
   }
 
   updateEvent(
@@ -214,9 +212,10 @@ export class PostgresEventStore implements EventStore, ReminderStore {
           if (hasSqlState(error, SqlState.exclusionViolation)) {
             // The update would overlap another event. The transaction is
             // aborted, so look the conflict up afresh on the pool.
-            const conflictingId = await inReadTransaction(this.#sql, deadline, (db) =>
-              findConflict(db, userId, fields, id),
+            const [conflicting] = await inReadTransaction(this.#sql, deadline, (db) =>
+              conflictsWith(db, userId, fields, id),
             );
+            const conflictingId = conflicting?.id;
             if (conflictingId) return err({ kind: "overlap", conflictingId });
             // Deleted in the meantime: the update may fit now.
           } else if (!hasSqlState(error, SqlState.deadlockDetected)) {
@@ -246,12 +245,12 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     // An empty (or inverted) window shares no instant with any event; and
     // Postgres refuses to build a range whose end precedes its start.
     if (!(window.start < window.end)) return Promise.resolve([]);
-    return this.#call("list events", (deadline) =>
-      inReadTransaction(this.#sql, deadline, async (db) => {
-        const rows = await eventsInWindow(db, userId, window, limit);
-        return rows.map(toEvent);
-      }),
-    );
+    return this.#call("list events", async (deadline) => {
+      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
+        eventsInWindow(db, userId, window, limit),
+      );
+      return rows.map(toEvent);
+    });
   }
 
   dispatchDueReminders(
@@ -318,14 +317,19 @@ async function findConflict(
   fields: EventFields,
   exceptId: string | undefined,
 ): Promise<string | undefined> {
+  const [row] = await conflictsWith(db, userId, fields, exceptId);
+  return row?.id;
+}
+
+/** The query behind findConflict: at most one row. */
+function conflictsWith(db: Db, userId: string, fields: EventFields, exceptId: string | undefined) {
   const window = { start: fields.start, end: eventEnd(fields) };
-  const [row] = await db<{ id: string }[]>`
+  return db<{ id: string }[]>`
     select id from events
     where ${overlapping(db, userId, window)}
       and (${exceptId ?? null}::uuid is null or id <> ${exceptId ?? null}::uuid)
     order by start_time, id
     limit 1`;
-  return row?.id;
 }
 
 async function lockUser(tx: Db, deadline: CallDeadline, userId: string): Promise<void> {
