@@ -1,7 +1,6 @@
 // Logs on stderr (stdout stays free for command output): JSON lines for
 // machines, or pino-pretty's readable lines for a person at a terminal.
 import { createRequire } from "node:module";
-import { Writable } from "node:stream";
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from "pino";
 import type { LogFormat, LogLevel } from "../config/config.js";
 
@@ -55,19 +54,4 @@ export function prettyStderr(
 /** A logger that drops everything, for tests that do not look at logs. */
 export function silentLogger(): Logger {
   return pino({ level: "silent" });
-}
-
-/** A logger that keeps every line it writes, parsed, for tests that read logs. */
-export function capturingLogger(level: LogLevel = "info"): {
-  logger: Logger;
-  lines: Record<string, unknown>[];
-} {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level }, sink), lines };
 }
