@@ -3,11 +3,11 @@
 // (one log line) and its receipt is published.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadConfig } from "../config/config.js";
-import { capturingLogger } from "../log/logger.js";
-import { decodeReceipt } from "../notification/receipt.js";
-import { MemoryBroker } from "../queue/memory/memory_broker.js";
-import { runAll } from "./roles.js";
+import { loadConfig } from "../../internal/config/config.js";
+import { capturingLogger } from "../../internal/log/logger.js";
+import { decodeReceipt } from "../../internal/notification/receipt.js";
+import { MemoryBroker } from "../../internal/queue/memory/memory_broker.js";
+import { runAll } from "./all.js";
 
 describe("cal_service all (in-process queue)", () => {
   it("delivers a reminder 2 s after the event is created, with its log line and receipt", async () => {
