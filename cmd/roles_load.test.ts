@@ -80,7 +80,7 @@ describe("each role loads only what it uses", () => {
     assertLoads("migrate", packages, ["postgres"], ["fastify", "amqplib", "@electric-sql/pglite"]);
   });
 
-  it("api: Fastify, and no amqplib", async () => {
+  it("api: Fastify, and no amqplib or PGlite", async () => {
     const packages = await packagesLoaded("api", {
       STORAGE: "memory",
       API_HOST: "127.0.0.1",
