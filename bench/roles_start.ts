@@ -29,8 +29,7 @@ const { values: flags } = parseArgs({
 const RUNS = Number(flags.runs);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 // The same local services as `npm run bench`.
-const BASE_DATABASE_URL =
-  process.env.BENCH_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/test";
+const BASE_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/test";
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 
 /** The line after which a role serves: its last start-up line. */
