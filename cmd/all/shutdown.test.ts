@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { loadConfig } from "../../internal/config/config.js";
 import { probe } from "../../internal/deploy/healthcheck.js";
-import { capturingLogger } from "../../internal/log/logger.js";
+import { capturingLogger } from "../../internal/log/testing/capturing_logger.js";
 import { startCalService, waitForLog } from "../../internal/testing/process.js";
 import { runAll } from "./all.js";
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../internal/config/config.js";
-import { capturingLogger } from "../../internal/log/logger.js";
+import { capturingLogger } from "../../internal/log/testing/capturing_logger.js";
 import { notificationMessage } from "../../internal/notification/message.js";
 import { MemoryBroker } from "../../internal/queue/memory/memory_broker.js";
 import { runAll } from "./all.js";
