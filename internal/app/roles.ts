@@ -1,6 +1,7 @@
 // What each `cal_service <role>` runs. Every role returns a stop function
 // that the shutdown handler calls; cmd/cal_service.ts only picks the role.
 import { type ApiServerOptions, createApiServer } from "../api/server.js";
+import { listenChangeFeed } from "../changes/postgres_feed.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import { openBroker } from "../queue/open.js";
@@ -81,15 +82,24 @@ async function startApi(
   opened: OpenedStore,
   extras: Pick<ApiServerOptions, "extraRoutes"> = {},
 ): Promise<Stop> {
+  // Another replica or the scheduler may write a shared database: learn of
+  // their changes through LISTEN. Otherwise the api's own writes are all
+  // there is, and the server wakes its watchers in process.
+  const changes = opened.sharedSql ? await listenChangeFeed(opened.sharedSql, logger) : undefined;
   const server = await createApiServer({
     ...extras,
     store: opened.store,
+    changes,
     logger,
     shutdownTimeoutMs: config.api.shutdownTimeoutMs,
+    watchHeartbeatMs: config.api.watchHeartbeatMs,
   });
   const url = await server.listen(config.api.host, config.api.port);
   logger.info({ url, storage: config.storage.kind }, "api listening");
-  return () => server.close();
+  return async () => {
+    await server.close();
+    await changes?.close();
+  };
 }
 
 async function startScheduler(
@@ -102,6 +112,7 @@ async function startScheduler(
     settings: config.scheduler,
     host: config.api.host,
     reminders: opened.reminders,
+    tombstones: opened.tombstones,
     broker,
     logger,
     clock: systemClock,

@@ -27,6 +27,8 @@ export interface Config {
     port: number;
     /** In-flight calls get this long to finish on SIGTERM before we exit anyway. */
     shutdownTimeoutMs: number;
+    /** How often an idle WatchEvents stream gets a heartbeat. */
+    watchHeartbeatMs: number;
   };
   logLevel: LogLevel;
   storage: StorageConfig;
@@ -59,6 +61,11 @@ export const variables: VariableDoc[] = [
     name: "SHUTDOWN_TIMEOUT",
     default: "10s",
     description: "Grace period for in-flight calls on SIGTERM/SIGINT.",
+  },
+  {
+    name: "WATCH_HEARTBEAT",
+    default: "15s",
+    description: "How often an idle WatchEvents stream gets a heartbeat message.",
   },
   {
     name: "LOG_LEVEL",
@@ -123,6 +130,12 @@ export const variables: VariableDoc[] = [
     description: "Events that ended longer ago than this are deleted.",
   },
   {
+    name: "TOMBSTONE_RETENTION",
+    default: "30d",
+    description:
+      "How long deletions are remembered for SyncEvents; older sync tokens get SYNC_TOKEN_EXPIRED.",
+  },
+  {
     name: "CLEANUP_INTERVAL",
     default: "1h",
     description: "How often the scheduler deletes old events.",
@@ -153,6 +166,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         host: text(env, "API_HOST", "0.0.0.0"),
         port: integer(env, "API_PORT", 8080, 0, 65535),
         shutdownTimeoutMs: duration(env, "SHUTDOWN_TIMEOUT", "10s"),
+        watchHeartbeatMs: duration(env, "WATCH_HEARTBEAT", "15s"),
       },
       logLevel: oneOf(
         env,
@@ -168,6 +182,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         batchSize: integer(env, "SCHEDULER_BATCH_SIZE", 500, 1, 10_000),
         parallelPasses: integer(env, "SCHEDULER_CONCURRENCY", 4, 1, 64),
         retentionMs: duration(env, "RETENTION", "365d"),
+        tombstoneRetentionMs: duration(env, "TOMBSTONE_RETENTION", "30d"),
         cleanupIntervalMs: duration(env, "CLEANUP_INTERVAL", "1h"),
         cleanupBatchSize: integer(env, "CLEANUP_BATCH_SIZE", 1000, 1, 100_000),
       },
