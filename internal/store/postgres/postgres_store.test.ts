@@ -14,6 +14,7 @@ import { silentLogger } from "../../log/logger.js";
 import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSyncStoreContract } from "../testing/sync_contract.js";
 import {
   connectWithRetry,
   type Database,
@@ -64,6 +65,11 @@ after(async () => {
 });
 
 runEventStoreContract("postgres (embedded PGlite)", async (clock) => {
+  const { database } = await sharedDatabase();
+  return { store: new PostgresEventStore(database.sql, { clock }), dispose: async () => {} };
+});
+
+runSyncStoreContract("postgres (embedded PGlite)", async (clock) => {
   const { database } = await sharedDatabase();
   return { store: new PostgresEventStore(database.sql, { clock }), dispose: async () => {} };
 });
@@ -140,6 +146,7 @@ describe("embedded database", () => {
         [
           { version: 1, name: "0001_events" },
           { version: 2, name: "0002_reminder_dispatch" },
+          { version: 4, name: "0004_sync" },
         ],
       );
     } finally {
