@@ -110,15 +110,15 @@ export async function* watchEvents(request: WatchRequest): AsyncGenerator<WatchE
           throw syncTokenExpired("sync_token");
         }
         const page = read.value;
-        if (!page.complete) {
-          const behind = (await store.syncPosition(userId)) - position;
-          if (behind > watch.maxBacklog) {
-            reason = "slow";
-            throw new ConnectError(
-              `the watch is ${behind} changes behind (at most ${watch.maxBacklog}); catch up with SyncEvents from your last sync_token, then watch again`,
-              Code.ResourceExhausted,
-            );
-          }
+        const behind = page.complete
+          ? page.position - position
+          : (await store.syncPosition(userId)) - position;
+        if (behind > watch.maxBacklog) {
+          reason = "slow";
+          throw new ConnectError(
+            `the watch is ${behind} changes behind (at most ${watch.maxBacklog}); catch up with SyncEvents from your last sync_token, then watch again`,
+            Code.ResourceExhausted,
+          );
         }
         for (const change of page.changes) {
           const handedAt = Date.now();
