@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { CalendarService, type Event, EventSchema } from "../../gen/calendar/v1/calendar_pb.js";
 import { CalendarSyncService, type WatchEventsResponse } from "../../gen/calendar/v1/sync_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";

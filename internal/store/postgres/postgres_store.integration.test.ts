@@ -104,7 +104,10 @@ runSyncStoreContract("postgres (server)", async (clock) => {
   const store = new PostgresEventStore(await mainPool(), { clock });
   return { store, dispose: async () => {} };
 });
-runSyncOrderingChecks("server", async (max) => (await mainPool(), pool(mainSchema, max)));
+runSyncOrderingChecks("server", async (max) => {
+  await mainPool(); // migrates the schema
+  return pool(mainSchema, max);
+});
 
 // Dispatch and cleanup act on the whole table: the reminder contract gets a
 // schema of its own, emptied before each of its tests.
