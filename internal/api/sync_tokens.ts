@@ -10,9 +10,12 @@
 import { createHash } from "node:crypto";
 import { type InvalidArgument, invalidArgument } from "../domain/errors.js";
 import { err, ok, type Result } from "../domain/result.js";
+import { validateEventId } from "../domain/validation.js";
 import type { ListCursor } from "../store/sync.js";
 
 const VERSION = 1;
+// The largest instant a Date holds.
+const MAX_DATE_MS = 8.64e15;
 
 interface SyncTokenBody {
   v: number;
@@ -160,7 +163,14 @@ export function readListPageToken(
       ),
     );
   }
-  if (!Number.isSafeInteger(s) || typeof i !== "string" || !/^[0-9a-f-]{36}$/i.test(i)) {
+  // Anyone can forge a token for themselves: its values get the checks a
+  // request's own fields get (a Date's range, a UUID).
+  if (
+    !Number.isSafeInteger(s) ||
+    Math.abs(s) > MAX_DATE_MS ||
+    typeof i !== "string" ||
+    !validateEventId("page_token", i).ok
+  ) {
     return err(invalidArgument("page_token", "is damaged; start over without it"));
   }
   return ok({ start: new Date(s), id: i });
