@@ -11,6 +11,7 @@ import { CalendarService, type Event, EventSchema } from "../../gen/calendar/v1/
 import { CalendarSyncService, type WatchEventsResponse } from "../../gen/calendar/v1/sync_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { MemoryEventStore } from "../store/memory/memory_store.js";
+import { StoreUnavailableError } from "../store/store.js";
 import { clientFor, protocols, startTestServer, type TestServer } from "./testing/test_server.js";
 
 const HOUR = 3_600_000;
@@ -316,6 +317,53 @@ describe("CalendarSyncService", () => {
         assert.equal(error.code, Code.ResourceExhausted);
         assert.match(error.rawMessage, /catch up with SyncEvents/);
       });
+    });
+  }
+
+  for (const [thrown, code] of [
+    [new StoreUnavailableError("database down"), Code.Unavailable],
+    [new Error("a bug"), Code.Internal],
+  ] as const) {
+    it(`ends a watch whose store read fails mid-stream with ${Code[code]}`, async () => {
+      const failing = new MemoryEventStore();
+      let reads = 0;
+      const readChanges = failing.readChanges.bind(failing);
+      failing.readChanges = (...args) =>
+        ++reads > 1 ? Promise.reject(thrown) : readChanges(...args);
+      const own = await startTestServer({ store: failing });
+      try {
+        const user = `user-${randomUUID()}`;
+        const sync = clientFor(
+          CalendarSyncService,
+          protocols["gRPC over HTTP/2"] as never,
+          own.url,
+          user,
+        );
+        const calendar = clientFor(
+          CalendarService,
+          protocols["Connect JSON over HTTP/1.1"] as never,
+          own.url,
+          user,
+        );
+        const stream = sync.watchEvents({})[Symbol.asyncIterator]();
+        await nextOf(stream);
+        await calendar.createEvent({ event: eventAt("2026-05-02T09:00:00Z") });
+        const error = await nextOf(stream).then(
+          () => assert.fail("expected the stream to fail"),
+          (e: unknown) => ConnectError.from(e),
+        );
+        assert.equal(error.code, code);
+        assert.doesNotMatch(error.rawMessage, /a bug|database down/);
+        const metrics = await (await fetch(`${own.url}/metrics`)).text();
+        assert.match(
+          metrics,
+          new RegExp(
+            `rpc_requests_total\\{service="calendar.v1.CalendarSyncService",method="WatchEvents",code="${code === Code.Internal ? "internal" : "unavailable"}"\\} 1`,
+          ),
+        );
+      } finally {
+        await own.close();
+      }
     });
   }
 

@@ -26,7 +26,7 @@ import {
   syncPageToken,
   syncToken,
 } from "./sync_tokens.js";
-import { type WatchMetrics, type WatchSettings, watchEvents } from "./watch.js";
+import { SharedReads, type WatchMetrics, type WatchSettings, watchEvents } from "./watch.js";
 
 export const DEFAULT_PAGE_SIZE = 250;
 export const MAX_PAGE_SIZE = 1000;
@@ -44,6 +44,7 @@ export function calendarSyncService(
   options: SyncServiceOptions,
 ): ServiceImpl<typeof CalendarSyncService> {
   const { store } = options;
+  const reads = new SharedReads(store, options.changes);
   return {
     async listEvents(req, ctx) {
       const userId = userOf(ctx);
@@ -102,7 +103,7 @@ export function calendarSyncService(
         req.syncToken === ""
           ? undefined
           : unwrap(readSyncToken("sync_token", req.syncToken, userId));
-      yield* watchEvents({ ...options, userId, from, signal: ctx.signal });
+      yield* watchEvents({ ...options, reads, userId, from, signal: ctx.signal });
     },
   };
 }

@@ -77,7 +77,35 @@ export function createWatchMetrics(registry: Registry): WatchMetrics {
   };
 }
 
+/**
+ * Watchers of one user usually sit at the same position and wake together:
+ * one read serves them all. Reads are shared only between watchers that
+ * saw the same feed generation, so nobody gets a read that began before the
+ * wake-up it is answering.
+ */
+export class SharedReads {
+  readonly #inFlight = new Map<string, ReturnType<EventStore["readChanges"]>>();
+
+  constructor(
+    readonly store: EventStore,
+    readonly changes: ChangeFeed,
+  ) {}
+
+  read(userId: string, after: number, limit: number): ReturnType<EventStore["readChanges"]> {
+    const key = JSON.stringify([userId, after, limit, this.changes.generation(userId)]);
+    let read = this.#inFlight.get(key);
+    if (!read) {
+      read = this.store.readChanges(userId, after, limit, "incremental");
+      this.#inFlight.set(key, read);
+      const forget = () => this.#inFlight.delete(key);
+      read.then(forget, forget);
+    }
+    return read;
+  }
+}
+
 export interface WatchRequest {
+  reads: SharedReads;
   store: EventStore;
   changes: ChangeFeed;
   watch: WatchSettings;
@@ -91,7 +119,7 @@ export interface WatchRequest {
 }
 
 export async function* watchEvents(request: WatchRequest): AsyncGenerator<WatchEventsResponse> {
-  const { store, changes, watch, metrics, closing, userId, signal } = request;
+  const { reads, store, changes, watch, metrics, closing, userId, signal } = request;
   const wakeUp = new WakeUp();
   // Subscribe before the first read: a change committed between the read
   // and the subscription would otherwise wait for the next heartbeat.
@@ -104,7 +132,7 @@ export async function* watchEvents(request: WatchRequest): AsyncGenerator<WatchE
     for (;;) {
       // Catch up: every change after `position`, a page at a time.
       for (;;) {
-        const read = await store.readChanges(userId, position, WATCH_PAGE, "incremental");
+        const read = await reads.read(userId, position, WATCH_PAGE);
         if (!read.ok) {
           reason = "expired";
           throw syncTokenExpired("sync_token");
@@ -146,7 +174,7 @@ export async function* watchEvents(request: WatchRequest): AsyncGenerator<WatchE
       if (signal.aborted) return;
       if (!woke) {
         // Idle: read anyway (a safety net for a lost wake-up), then beat.
-        const read = await store.readChanges(userId, position, 1, "incremental");
+        const read = await reads.read(userId, position, 1);
         if (read.ok && read.value.changes.length > 0) continue;
         yield heartbeat(userId, position);
       }

@@ -35,6 +35,7 @@ export async function listenChangeFeed(sql: Sql, logger: Logger): Promise<Change
   );
   return {
     subscribe: (userId, wake) => local.subscribe(userId, wake),
+    generation: (userId) => local.generation(userId),
     async close() {
       await listening.unlisten().catch(() => {});
       await local.close();

@@ -1,43 +1,51 @@
 // SyncStore and TombstoneStore on Postgres: reads of the change log that the
 // 0004_sync trigger keeps (see that migration for the design).
-import type { Sql } from "postgres";
 import { err, ok, type Result } from "../../domain/result.js";
 import type { ChangePage, EventChange, SyncPositionExpired } from "../sync.js";
 import type { Db } from "./db.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
 
-type ChangeRow = { change: string; deleted: boolean; event_id: string } & Partial<EventRow>;
+type ChangeRow = {
+  last_change: string;
+  purged_through: string;
+  change: string | null;
+  deleted: boolean;
+  event_id: string;
+} & Partial<EventRow>;
 
 /**
- * One page of changes and the user's counter, read in one REPEATABLE READ
- * snapshot: the counter then covers exactly the changes this snapshot sees
- * (a change's number and its row commit together), so `position` on a
- * complete page never runs ahead of what was returned.
+ * One page of changes and the user's counter, read by one statement, so in
+ * one snapshot: the counter then covers exactly the changes this snapshot
+ * sees (a change's number and its row commit together), so `position` on a
+ * complete page never runs ahead of what was returned. One statement is
+ * also one round trip: watchers call this after every wake-up.
  */
 export async function readChanges(
-  sql: Sql,
+  db: Db,
   userId: string,
   after: number,
   limit: number,
   mode: "full" | "incremental",
 ): Promise<Result<ChangePage, SyncPositionExpired>> {
-  return sql.begin("isolation level repeatable read read only", async (tx) => {
-    const [user] = await tx<{ last_change: string; purged_through: string }[]>`
-      select last_change, purged_through from sync_users where user_id = ${userId}`;
-    const last = Number(user?.last_change ?? 0);
-    const purgedThrough = Number(user?.purged_through ?? 0);
-    if (mode === "incremental" && (after < purgedThrough || after > last)) {
-      return err({ kind: "sync_position_expired" as const });
-    }
-    const rows = await changesAfter(tx, userId, after, limit + 1, mode === "incremental");
-    const complete = rows.length <= limit;
-    const changes = rows.slice(0, limit).map(toChange);
-    const position = complete ? Math.max(after, last) : (changes.at(-1)?.change ?? after);
-    return ok({ changes, position, complete });
-  }) as Promise<Result<ChangePage, SyncPositionExpired>>;
+  const rows = await changesAfter(db, userId, after, limit + 1, mode === "incremental");
+  const last = Number(rows[0]?.last_change ?? 0);
+  const purgedThrough = Number(rows[0]?.purged_through ?? 0);
+  if (mode === "incremental" && (after < purgedThrough || after > last)) {
+    return err({ kind: "sync_position_expired" as const });
+  }
+  // No change at all: the one row carries the counter only.
+  const changed = rows.filter((row) => row.change !== null);
+  const complete = changed.length <= limit;
+  const changes = changed.slice(0, limit).map(toChange);
+  const position = complete ? Math.max(after, last) : (changes.at(-1)?.change ?? after);
+  return ok({ changes, position, complete });
 }
 
-/** The query behind readChanges; exported so tests can EXPLAIN exactly it. */
+/**
+ * The query behind readChanges; exported so tests can EXPLAIN exactly it.
+ * Always at least one row: the user's counter, joined to each change (or to
+ * nothing).
+ */
 export function changesAfter(
   db: Db,
   userId: string,
@@ -46,14 +54,20 @@ export function changesAfter(
   withDeletions: boolean,
 ) {
   return db<ChangeRow[]>`
-    select c.change::text as change, c.deleted, c.event_id, e.*
+    select s.last_change::text as last_change, s.purged_through::text as purged_through,
+           c.change::text as change, c.deleted, c.event_id, e.*
     from (
+      select coalesce(max(last_change), 0) as last_change,
+             coalesce(max(purged_through), 0) as purged_through
+      from sync_users where user_id = ${userId}
+    ) s
+    left join lateral (
       select change, deleted, event_id from event_changes
       where user_id = ${userId} and change > ${after}::int8
         and (${withDeletions}::bool or not deleted)
       order by change
       limit ${limit}
-    ) c
+    ) c on true
     left join lateral (
       select ${eventColumns(db)} from events where user_id = ${userId} and id = c.event_id
     ) e on not c.deleted
