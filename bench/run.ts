@@ -151,7 +151,7 @@ async function main(): Promise<Results> {
   if (parts.has("sync")) {
     results.sync = await runSyncBench(DATABASE_URL, {
       watchers: Number(flags.watchers),
-      watchUsers: 10,
+      watchUsers: Math.max(1, Math.floor(Number(flags.watchers) / 2)),
       writesPerSecond: Number(flags["watch-rate"]),
       watchSeconds: Number(flags["watch-seconds"]),
       syncEvents: Number(flags["sync-events"]),
@@ -344,6 +344,7 @@ function print(results: Results): void {
             `${fmt(sy.lag.p50Ms, 0)} / ${fmt(sy.lag.p99Ms, 0)} / ${fmt(sy.lag.maxMs, 0)} ms`,
           ],
           ["changes received by watchers / expected", "", "", `${sy.received}/${sy.expected}`],
+          ["watches resumed after UNAVAILABLE", "", "", String(sy.reconnects)],
           ["writes done / failed", "", "", `${sy.writes} / ${sy.writeErrors}`],
           ["cores busy during the watch cell", "", "", formatCores({ ...sy.watchCores })],
           [
