@@ -147,6 +147,12 @@ export const variables: VariableDoc[] = [
   },
 ];
 
+/** A duration that must not be shorter than `minMs` (a 0 s heartbeat would spin). */
+function atLeast(name: string, valueMs: number, minMs: number): number {
+  if (valueMs < minMs) throw new ConfigError(name, `must be at least ${minMs}ms`);
+  return valueMs;
+}
+
 export function loadConfig(env: Env): Result<Config, ConfigError> {
   try {
     const storageKind = oneOf(env, "STORAGE", ["postgres", "memory"], "postgres");
@@ -166,7 +172,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         host: text(env, "API_HOST", "0.0.0.0"),
         port: integer(env, "API_PORT", 8080, 0, 65535),
         shutdownTimeoutMs: duration(env, "SHUTDOWN_TIMEOUT", "10s"),
-        watchHeartbeatMs: duration(env, "WATCH_HEARTBEAT", "15s"),
+        watchHeartbeatMs: atLeast("WATCH_HEARTBEAT", duration(env, "WATCH_HEARTBEAT", "15s"), 100),
       },
       logLevel: oneOf(
         env,
