@@ -41,9 +41,10 @@ export { MAX_REQUEST_BYTES } from "./limits.js";
 export interface ApiServerOptions {
   store: EventStore;
   /**
-   * Where watchers learn of changes made by other processes (LISTEN on a
-   * shared PostgreSQL). Absent: this server is the only writer, and it wakes
-   * its watchers itself after each write.
+   * Where watchers learn of changes made by any process (LISTEN on a shared
+   * PostgreSQL; `store` then announces its own writes there). Absent: this
+   * server is the only writer, and it wakes its watchers itself after each
+   * write.
    */
   changes?: ChangeFeed;
   logger: Logger;

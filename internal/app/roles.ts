@@ -1,7 +1,8 @@
 // What each `cal_service <role>` runs. Every role returns a stop function
 // that the shutdown handler calls; cmd/cal_service.ts only picks the role.
 import { type ApiServerOptions, createApiServer } from "../api/server.js";
-import { listenChangeFeed } from "../changes/postgres_feed.js";
+import { changeAnnouncer, listenChangeFeed } from "../changes/postgres_feed.js";
+import { publishingStore } from "../changes/publishing_store.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import { openBroker } from "../queue/open.js";
@@ -82,13 +83,14 @@ async function startApi(
   opened: OpenedStore,
   extras: Pick<ApiServerOptions, "extraRoutes"> = {},
 ): Promise<Stop> {
-  // Another replica or the scheduler may write a shared database: learn of
-  // their changes through LISTEN. Otherwise the api's own writes are all
-  // there is, and the server wakes its watchers in process.
-  const changes = opened.sharedSql ? await listenChangeFeed(opened.sharedSql, logger) : undefined;
+  // Other replicas may write a shared database: every api announces its
+  // writes with NOTIFY and LISTENs for everyone's. Otherwise the api's own
+  // writes are all there is, and the server wakes its watchers in process.
+  const shared = opened.sharedSql;
+  const changes = shared ? await listenChangeFeed(shared, logger) : undefined;
   const server = await createApiServer({
     ...extras,
-    store: opened.store,
+    store: shared ? publishingStore(opened.store, changeAnnouncer(shared, logger)) : opened.store,
     changes,
     logger,
     shutdownTimeoutMs: config.api.shutdownTimeoutMs,

@@ -1,11 +1,14 @@
-// The EventStore that wakes a LocalChangeFeed after each successful write:
-// how watchers learn of changes when this process is the only writer (the
-// memory store, the embedded database). The retention cleanup's deletions
-// go around it; watchers pick them up at their next heartbeat read.
+// The EventStore that announces each successful write once it has
+// committed: to a LocalChangeFeed when this process is the only writer (the
+// memory store, the embedded database), or as a NOTIFY to every replica
+// (postgres_feed.ts). The retention cleanup's deletions go around it;
+// watchers pick them up at their next heartbeat read.
 import type { EventStore } from "../store/store.js";
-import type { LocalChangeFeed } from "./feed.js";
 
-export function publishingStore(store: EventStore, feed: LocalChangeFeed): EventStore {
+export function publishingStore(
+  store: EventStore,
+  feed: { publish(userId: string): void },
+): EventStore {
   return {
     async createEvent(userId, id, fields) {
       const result = await store.createEvent(userId, id, fields);

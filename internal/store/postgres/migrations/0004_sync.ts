@@ -28,10 +28,12 @@
 // number, and a token below it is answered SYNC_TOKEN_EXPIRED: its holder
 // may have missed a deletion that is no longer on record.
 //
-// The trigger also NOTIFYs calendar_event_changes with the user id. NOTIFY
-// is delivered at commit, only if the transaction commits, to every api
-// replica that LISTENs: it is only a wake-up for the watchers of that user,
-// who then read event_changes (the truth) from their last position.
+// The trigger does not NOTIFY: a transaction that has NOTIFYed holds a
+// cluster-wide lock through its commit (including the WAL flush), so
+// NOTIFY in every write serialised all commits and halved write throughput
+// (measured: 330 against 680 updates/s with 10 writers). The api announces
+// its writes after they commit instead, batched (internal/changes): NOTIFY
+// is only a wake-up, and event_changes is the truth watchers read.
 import type { Migration } from "../migrate.js";
 
 export const migration0004: Migration = {
@@ -82,7 +84,6 @@ BEGIN
     VALUES (owner, event, number, TG_OP = 'DELETE', now())
     ON CONFLICT (user_id, event_id) DO UPDATE
       SET change = excluded.change, deleted = excluded.deleted, changed_at = excluded.changed_at;
-  PERFORM pg_notify('calendar_event_changes', owner);
   RETURN NULL;
 END
 $$;
