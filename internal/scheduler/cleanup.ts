@@ -26,11 +26,18 @@ export interface CleanupOptions {
   };
 }
 
-/** Deletes every event that ended before now - retention; returns how many. */
-export async function cleanUpOnce(options: Omit<CleanupOptions, "intervalMs">): Promise<number> {
+/**
+ * Deletes every event that ended before now - retention; returns how many.
+ * Once `stopping` is aborted it ends after the batch in hand: the rest waits
+ * for the next start, and a shutdown does not wait for a long backlog.
+ */
+export async function cleanUpOnce(
+  options: Omit<CleanupOptions, "intervalMs">,
+  stopping?: AbortSignal,
+): Promise<number> {
   const cutoff = new Date(options.clock().getTime() - options.retentionMs);
   let total = 0;
-  for (;;) {
+  while (!stopping?.aborted) {
     const deleted = await options.reminders.deleteEventsEndedBefore(cutoff, options.batchSize);
     total += deleted;
     options.deleted.inc(deleted);
@@ -41,17 +48,18 @@ export async function cleanUpOnce(options: Omit<CleanupOptions, "intervalMs">): 
       { deleted: total, endedBefore: cutoff.toISOString() },
       "old events deleted",
     );
-  if (options.tombstones) await purgeTombstonesOnce(options, options.tombstones);
+  if (options.tombstones) await purgeTombstonesOnce(options, options.tombstones, stopping);
   return total;
 }
 
 async function purgeTombstonesOnce(
   options: Omit<CleanupOptions, "intervalMs">,
   tombstones: NonNullable<CleanupOptions["tombstones"]>,
+  stopping: AbortSignal | undefined,
 ): Promise<void> {
   const cutoff = new Date(options.clock().getTime() - tombstones.retentionMs);
   let total = 0;
-  for (;;) {
+  while (!stopping?.aborted) {
     const purged = await tombstones.store.purgeTombstones(cutoff, options.batchSize);
     total += purged;
     tombstones.purged.inc(purged);
@@ -71,7 +79,7 @@ export function startCleanup(options: CleanupOptions): Loop {
   const done = (async () => {
     while (!stopping.signal.aborted) {
       try {
-        await cleanUpOnce(options);
+        await cleanUpOnce(options, stopping.signal);
         healthy = true;
       } catch (error) {
         healthy = false;
