@@ -145,7 +145,7 @@ async function watchLag(sql: import("postgres").Sql, api: ApiProcess, options: S
   progress(`sync: ${watchers} watchers open; writing ${writesPerSecond}/s for ${watchSeconds} s`);
 
   const writer = createClient(CalendarService, createGrpcTransport({ baseUrl: api.url }));
-  const meter = new CpuMeter(api.pid).start();
+  const meter = new CpuMeter([api.pid]).start();
   const startedAt = performance.now();
   const total = writesPerSecond * watchSeconds;
   let writes = 0;

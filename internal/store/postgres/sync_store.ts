@@ -5,7 +5,7 @@ import type { ChangePage, EventChange, SyncPositionExpired } from "../sync.js";
 import type { Db } from "./db.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
 
-type ChangeRow = {
+export type ChangeRow = {
   last_change: string;
   purged_through: string;
   change: string | null;
@@ -14,20 +14,19 @@ type ChangeRow = {
 } & Partial<EventRow>;
 
 /**
- * One page of changes and the user's counter, read by one statement, so in
- * one snapshot: the counter then covers exactly the changes this snapshot
- * sees (a change's number and its row commit together), so `position` on a
- * complete page never runs ahead of what was returned. One statement is
- * also one round trip: watchers call this after every wake-up.
+ * One page from the rows of changesAfter (asked for `limit` + 1 rows). The
+ * rows come from one statement, so from one snapshot: the counter then
+ * covers exactly the changes this snapshot sees (a change's number and its
+ * row commit together), so `position` on a complete page never runs ahead
+ * of what was returned. One statement is also one round trip: watchers
+ * read after every wake-up.
  */
-export async function readChanges(
-  db: Db,
-  userId: string,
+export function changePage(
+  rows: readonly ChangeRow[],
   after: number,
   limit: number,
   mode: "full" | "incremental",
-): Promise<Result<ChangePage, SyncPositionExpired>> {
-  const rows = await changesAfter(db, userId, after, limit + 1, mode === "incremental");
+): Result<ChangePage, SyncPositionExpired> {
   const last = Number(rows[0]?.last_change ?? 0);
   const purgedThrough = Number(rows[0]?.purged_through ?? 0);
   if (mode === "incremental" && (after < purgedThrough || after > last)) {
@@ -74,10 +73,10 @@ export function changesAfter(
     order by c.change`;
 }
 
-export async function syncPosition(db: Db, userId: string): Promise<number> {
-  const [user] = await db<{ last_change: string }[]>`
-    select last_change from sync_users where user_id = ${userId}`;
-  return Number(user?.last_change ?? 0);
+/** The user's counter: at most one row. */
+export function syncPositionQuery(db: Db, userId: string) {
+  return db<{ last_change: string }[]>`
+    select last_change::text as last_change from sync_users where user_id = ${userId}`;
 }
 
 /**
