@@ -241,10 +241,54 @@ describe("calctl against a running api", () => {
     assert.deepEqual(JSON.parse(month.stdout), {});
   });
 
+  it("watch prints changes as they happen, and stops cleanly on Ctrl-C", async () => {
+    const env = { CAL_USER: "watcher" };
+    const watcher = spawn(process.execPath, ["--import", "tsx", CALCTL, "watch"], {
+      env: { PATH: process.env.PATH ?? "", CAL_URL: url, TZ: "UTC", ...env },
+    });
+    let stdout = "";
+    watcher.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => watcher.on("close", resolve));
+    const waitFor = async (text: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!stdout.includes(text) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(stdout.includes(text), `watch did not print ${text}:\n${stdout}`);
+    };
+    // Changes made before the watch is connected may be missed: add until one shows.
+    let id = "";
+    for (let attempt = 0; attempt < 40 && !(id && stdout.includes(id)); attempt++) {
+      id = idOf(
+        await calctl(
+          [
+            "add",
+            `Watched ${attempt}`,
+            "--at",
+            `2031-01-01 ${String(attempt % 24).padStart(2, "0")}:00`,
+            "--for",
+            "30m",
+            "--json",
+          ],
+          env,
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await waitFor(id);
+    assert.match(stdout, new RegExp(`^changed: .*Watched \\d+  ${id}$`, "m"));
+    await calctl(["rm", id], env);
+    await waitFor(`deleted: ${id}`);
+    watcher.kill("SIGINT");
+    assert.equal(await exited, 0);
+  });
+
   it("prints help and version on stdout with exit 0", async () => {
     const help = await calctl(["--help"]);
     assert.equal(help.code, 0);
-    for (const verb of ["add", "today", "day", "week", "month", "show", "edit", "rm"]) {
+    for (const verb of ["add", "today", "day", "week", "month", "show", "edit", "rm", "watch"]) {
       assert.match(help.stdout, new RegExp(`^ {2}${verb}\\b`, "m"));
     }
     assert.match(help.stdout, /CAL_URL/);

@@ -4,6 +4,7 @@ import { userInfo } from "node:os";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
+import { CalendarSyncService } from "../../gen/calendar/v1/sync_pb.js";
 import { UsageError } from "./errors.js";
 import { resolveTimeZone } from "./time.js";
 
@@ -31,6 +32,7 @@ export interface CliContext {
   timeZone: string;
   json: boolean;
   calendar: Client<typeof CalendarService>;
+  sync: Client<typeof CalendarSyncService>;
   output: Output;
 }
 
@@ -97,6 +99,7 @@ export function createContext(
     timeZone: resolveTimeZone(options.tz, env),
     json: options.json === true,
     calendar: createClient(CalendarService, transport),
+    sync: createClient(CalendarSyncService, transport),
     output,
   };
 }

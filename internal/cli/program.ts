@@ -15,6 +15,7 @@ import { editVerb } from "./verbs/edit.js";
 import { listVerbs } from "./verbs/list.js";
 import { rmVerb } from "./verbs/rm.js";
 import { showVerb } from "./verbs/show.js";
+import { watchVerb } from "./verbs/watch.js";
 
 /** Runs a verb with the context its flags and the environment describe. */
 export type WithContext = <Options>(
@@ -24,9 +25,9 @@ export type WithContext = <Options>(
 /** A verb module: adds its command (arguments, flags, help) to the program. */
 export type Verb = (program: Command, withContext: WithContext) => void;
 
-// Verbs whose RPCs exist. watch, import, feed and free (and add --repeat,
-// edit --this-and-following) join here when their server side lands.
-const VERBS: Verb[] = [addVerb, listVerbs, showVerb, editVerb, rmVerb];
+// Verbs whose RPCs exist. import, feed and free (and add --repeat, edit
+// --this-and-following) join here when their server side lands.
+const VERBS: Verb[] = [addVerb, listVerbs, showVerb, editVerb, rmVerb, watchVerb];
 
 export function buildProgram(env: NodeJS.ProcessEnv, output: Output, version: string): Command {
   const program = new Command("calctl")
