@@ -1,7 +1,7 @@
 // The compose stack without Docker: builds, then runs `migrate` and the
 // `api`, `scheduler` and `sender` roles as separate OS processes from the
 // built executable, with the environment compose.yaml gives each service,
-// and runs the stack-level suite (tests/integration/api.integration.test.ts)
+// and runs the stack-level suite (`npm run test:stack`: tests/integration/stack/)
 // against them.
 //
 //   DATABASE_URL=postgres://root@127.0.0.1:5432/test \
@@ -62,7 +62,8 @@ import { untilFound } from "../internal/testing/wait.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EXECUTABLE = join(ROOT, "dist", "cmd", "cal_service.js");
-const SUITE = "tests/integration/api.integration.test.ts";
+/** The stack-level suite, as compose's `tests` service runs it (package.json lists its files). */
+const SUITE = ["npm", "run", "test:stack"] as const;
 const ROLES = ["api", "scheduler", "sender"] as const;
 type Role = (typeof ROLES)[number];
 
@@ -517,8 +518,8 @@ async function main(): Promise<number> {
       for (const p of roles) say(`  ${p.name} pid ${p.child.pid} on port ${ports[p.name as Role]}`);
     });
 
-    suiteCode = await phase(`suite ${SUITE}`, () =>
-      run(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", SUITE], {
+    suiteCode = await phase(`suite (${SUITE.join(" ")})`, () =>
+      run(SUITE[0], SUITE.slice(1), {
         ...base,
         ...env.tests,
         AMQP_STATUS_EXCHANGE: suiteExchange,
