@@ -14,7 +14,7 @@
 // Needs a Docker daemon and the base images (node:20-bookworm-slim,
 // postgres:17, rabbitmq:4.1-management: pulled, or built locally as
 // ../shared/docker does), and Compose: `docker compose` (v2) if it answers,
-// else `docker-compose` (v1; builds with DOCKER_BUILDKIT=0 unless set).
+// else `docker-compose` (v1; with DOCKER_BUILDKIT=0 unless set).
 // COMPOSE="docker-compose" picks one.
 //
 // It never touches another stack: its own project name (COMPOSE_PROJECT_NAME,
@@ -104,8 +104,9 @@ async function findCompose(): Promise<Compose | undefined> {
     const version = await run([...command, "version", "--short"]);
     if (version.code !== 0) continue;
     const v1 = command.join(" ") === "docker-compose" && version.output.trim().startsWith("1.");
-    // Compose v1 builds through the docker CLI with BuildKit by default,
-    // which needs the buildx plugin; the classic builder needs nothing.
+    // Compose v1 builds with Docker's classic builder, unless
+    // COMPOSE_DOCKER_CLI_BUILD=1 sends it through the docker CLI, which then
+    // uses BuildKit and needs the buildx plugin: keep it classic.
     const buildkit =
       v1 && process.env.DOCKER_BUILDKIT === undefined ? { DOCKER_BUILDKIT: "0" } : {};
     return {
