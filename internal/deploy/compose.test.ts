@@ -290,6 +290,11 @@ describe("compose.yaml", () => {
         assert.ok(["always", "unless-stopped"].includes(service.restart ?? ""), `${name}: restart`);
       }
     }
+    for (const [name, service] of roleServices) {
+      // As PID 1, node would ignore a SIGTERM that comes before the role has
+      // installed its handler (while it connects): under an init it exits.
+      assert.equal(service.init, true, `${name}: runs under an init`);
+    }
     for (const name of LONG_RUNNING_ROLES) {
       // Docker's SIGKILL must not come before SHUTDOWN_TIMEOUT has run out.
       const grace = composeDuration(services[name]?.stop_grace_period ?? "10s");

@@ -45,6 +45,7 @@ export interface Service {
   volumes?: (string | { type: string; source?: string; target: string })[];
   stop_grace_period?: string;
   hostname?: string;
+  init?: boolean;
 }
 
 export const compose = parse(interpolateDefaults(read("compose.yaml")), { merge: true }) as {
