@@ -54,6 +54,9 @@ function record(what: string, value: string): void {
 
 class StepFailed extends Error {}
 
+/** Set once `down -v` has begun (after the run, or on SIGINT/SIGTERM). */
+let cleaning: Promise<void> | undefined;
+
 // ---------------------------------------------------------------------------
 // Commands
 
@@ -186,18 +189,21 @@ const describeContainer = (c: Container) =>
 /** Every long-running service healthy (with `replicas` of each), migrate exited 0. */
 async function waitHealthy(replicas: Record<string, number>): Promise<Container[]> {
   let shown = "";
-  return await waitUntil(
+  // A failure ends the wait at once: the check returns it rather than throw
+  // (waitUntil takes a throw for "not up yet").
+  const outcome = await waitUntil(
     "every service healthy",
-    async () => {
+    async (): Promise<Container[] | StepFailed | undefined> => {
+      if (cleaning) return new StepFailed("interrupted");
       const all = await containers();
       const status = all.map(describeContainer).join(", ");
       if (status !== shown) say(`  ${status || "(no containers yet)"}`);
       shown = status;
       const migrate = all.find((c) => c.service === "migrate");
       if (migrate?.state === "exited" && migrate.exitCode !== 0)
-        throw new StepFailed(`migrate exited ${migrate.exitCode}`);
+        return new StepFailed(`migrate exited ${migrate.exitCode}`);
       const failed = all.find((c) => c.health === "unhealthy" || c.state === "dead");
-      if (failed) throw new StepFailed(`${failed.name} is ${failed.health ?? failed.state}`);
+      if (failed) return new StepFailed(`${failed.name} is ${failed.health ?? failed.state}`);
       for (const [service, count] of Object.entries(replicas)) {
         const running = all.filter((c) => c.service === service);
         if (running.length !== count || running.some((c) => c.health !== "healthy")) return;
@@ -205,9 +211,9 @@ async function waitHealthy(replicas: Record<string, number>): Promise<Container[
       return migrate?.state === "exited" ? all : undefined;
     },
     { timeoutMs: HEALTHY_WITHIN_MS, intervalMs: 1000 },
-  ).catch((error: Error) => {
-    throw new StepFailed(error.message);
-  });
+  ).catch((error: Error) => new StepFailed(error.message));
+  if (outcome instanceof StepFailed) throw outcome;
+  return outcome;
 }
 
 // ---------------------------------------------------------------------------
@@ -444,7 +450,6 @@ if (!compose) {
   process.exit(2);
 }
 
-let cleaning: Promise<void> | undefined;
 const cleanUp = () => {
   cleaning ??= down(compose);
   return cleaning;
