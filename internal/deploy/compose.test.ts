@@ -6,7 +6,8 @@
 // engine, with Compose v1 and v2: `npm run test:compose`.)
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { variables } from "../config/config.js";
+import { unmetRequirement } from "../app/requirements.js";
+import { settingList } from "../config/config.js";
 import { healthUrls } from "./healthcheck.js";
 import {
   BROKER_ROLES,
@@ -87,7 +88,7 @@ describe("compose.yaml", () => {
   });
 
   it("sets only variables the service reads, as strings it accepts", () => {
-    const known = new Set(variables.map((v) => v.name));
+    const known = new Set<string>(settingList.map((s) => s.name));
     for (const [name] of ours) {
       for (const key of Object.keys(envOf(name))) {
         const allowed = known.has(key) || (name === "tests" && SUITE_VARIABLES.has(key));
@@ -104,6 +105,8 @@ describe("compose.yaml", () => {
     for (const [name] of roleServices) {
       const role = roleOf(name);
       const config = configOf(name);
+      const unmet = unmetRequirement(role, config);
+      assert.equal(unmet, undefined, `${name}: cal_service ${role} would refuse: ${unmet}`);
       if (DATABASE_ROLES.includes(role)) {
         assert.ok(
           config.storage.kind === "postgres" && config.storage.databaseUrl !== undefined,

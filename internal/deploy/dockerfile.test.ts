@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { variables } from "../config/config.js";
+import { settings } from "../config/config.js";
 import { buildOf, HEALTHCHECK_SCRIPT, ours, read, root } from "./testing/compose_file.js";
 
 interface Stage {
@@ -109,8 +109,8 @@ describe("Dockerfile", () => {
       "dist/cmd/healthcheck.js is built from it",
     );
     const exposed = (last(runtime, "EXPOSE")?.args ?? "").split(" ").map(Number);
-    const defaults = ["API_PORT", "SCHEDULER_PORT", "SENDER_PORT"].map((name) =>
-      Number(variables.find((v) => v.name === name)?.default),
+    const defaults = [settings.API_PORT, settings.SCHEDULER_PORT, settings.SENDER_PORT].map((s) =>
+      Number(s.default),
     );
     assert.deepEqual(exposed, defaults);
   });

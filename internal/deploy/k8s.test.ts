@@ -11,8 +11,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import pino from "pino";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { unmetRequirement } from "../app/requirements.js";
 import { runAll } from "../app/roles.js";
-import { variables } from "../config/config.js";
+import { settingList } from "../config/config.js";
 import { isRole, type Role } from "./healthcheck.js";
 import {
   BROKER_ROLES,
@@ -224,7 +225,7 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
   });
 
   it("sets only variables the service reads, and gives each role a configuration it accepts", () => {
-    const known = new Set(variables.map((v) => v.name));
+    const known = new Set<string>(settingList.map((s) => s.name));
     for (const manifest of [...base, ...overlaid()]) {
       if (manifest.kind !== "ConfigMap" && manifest.kind !== "Secret") continue;
       for (const name of Object.keys({ ...manifest.data, ...manifest.stringData })) {
@@ -240,6 +241,8 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
             `${key(workload)} ${container.name}`,
             environmentOf(container, manifests),
           );
+          const unmet = unmetRequirement(role, config);
+          assert.equal(unmet, undefined, `${container.name}: ${role} would refuse: ${unmet}`);
           if (DATABASE_ROLES.includes(role)) {
             assert.ok(
               config.storage.kind === "postgres" && config.storage.databaseUrl,
@@ -385,8 +388,9 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
       const config = loadConfigOrFail(role, environmentOf(container));
       const preStop = container.lifecycle?.preStop?.exec?.command;
       const pause = preStop?.[0] === "sleep" ? Number(preStop[1]) * 1000 : 0;
-      // cmd/cal_service.ts exits at SHUTDOWN_TIMEOUT + 5 s at the latest.
-      const needed = pause + config.api.shutdownTimeoutMs + 5000;
+      // The whole stop holds SHUTDOWN_TIMEOUT (internal/app/shutdown.ts); 2 s
+      // more for the process to exit and the kubelet to see it.
+      const needed = pause + config.api.shutdownTimeoutMs + 2000;
       const grace = (podSpecOf(deployment).terminationGracePeriodSeconds ?? 30) * 1000;
       assert.ok(grace >= needed, `${role}: terminationGracePeriodSeconds ${grace} < ${needed} ms`);
     }

@@ -67,7 +67,7 @@ export const SUITE_VARIABLES = new Set([
 // What each role needs, from internal/app/roles.ts: api, scheduler and
 // migrate open the database (without DATABASE_URL, an embedded one inside
 // the container: private to it and lost with it); scheduler and sender use
-// the broker (without AMQP_URL, an in-process queue that connects nobody).
+// the broker (without AMQP_URL they refuse to start: internal/app/requirements.ts).
 export const DATABASE_ROLES: Role[] = ["api", "scheduler", "migrate"];
 export const BROKER_ROLES: Role[] = ["scheduler", "sender"];
 export const LONG_RUNNING_ROLES: Role[] = ["api", "scheduler", "sender"];
