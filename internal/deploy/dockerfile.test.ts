@@ -2,7 +2,7 @@
 // image: the stages compose builds, the executable and role, production
 // dependencies only, the health check and ports. No Docker engine needed.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { settings } from "../config/config.js";
@@ -98,6 +98,36 @@ describe("Dockerfile", () => {
     assert.ok(
       stage("build").instructions.some((i) => i.keyword === "RUN" && i.args === "npm run build"),
     );
+  });
+
+  it("ships the dependencies patched under patches/ with their patches applied", () => {
+    const build = stage("build");
+    const install = build.instructions.findIndex(
+      (i) => i.keyword === "RUN" && /^npm ci\b/.test(i.args),
+    );
+    const copiesPatches = build.instructions.findIndex(
+      (i) => i.keyword === "COPY" && i.args === "patches patches",
+    );
+    assert.ok(copiesPatches >= 0 && copiesPatches < install, "build: patches/ before npm ci");
+    assert.equal(pkg.scripts.postinstall, "patch-package", "npm ci applies patches/");
+    // prod-deps installs with --ignore-scripts and without patch-package:
+    // each patched package must come from the build stage, after its npm ci.
+    const deps = stage("prod-deps");
+    const depsInstall = deps.instructions.findIndex(
+      (i) => i.keyword === "RUN" && /^npm ci\b/.test(i.args),
+    );
+    const patched = readdirSync(join(root, "patches")).map(
+      (file) => /^(.+)\+[^+]+\.patch$/.exec(file)?.[1]?.replace(/\+/g, "/") ?? file,
+    );
+    assert.ok(patched.length > 0, "patches/ holds at least the postgres.js patch");
+    for (const name of patched) {
+      const copied = deps.instructions.findIndex(
+        (i) =>
+          i.keyword === "COPY" &&
+          i.args === `--from=build /app/node_modules/${name} node_modules/${name}`,
+      );
+      assert.ok(copied > depsInstall, `prod-deps: ${name} as patched in the build stage`);
+    }
   });
 
   it("health-checks with the script compose uses, built from cmd/healthcheck.ts", () => {
