@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, describe, it } from "node:test";
 import pino from "pino";
-import { runAll } from "../app/roles.js";
+import { runAll } from "../../cmd/all/all.js";
 import { loadConfig } from "../config/config.js";
 import { findRunningRole, healthUrls, probe, probeHost } from "./healthcheck.js";
 import { root } from "./testing/compose_file.js";

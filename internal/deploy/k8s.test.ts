@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import pino from "pino";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { runAll } from "../../cmd/all/all.js";
 import { unmetRequirement } from "../app/requirements.js";
-import { runAll } from "../app/roles.js";
 import { settingList } from "../config/config.js";
 import { isRole, type Role } from "./healthcheck.js";
 import {

@@ -64,7 +64,7 @@ export const SUITE_VARIABLES = new Set([
   "API_URL", // where the suite finds the running api
 ]);
 
-// What each role needs, from internal/app/roles.ts: api, scheduler and
+// What each role needs, from cmd/<role>/: api, scheduler and
 // migrate open the database (without DATABASE_URL, an embedded one inside
 // the container: private to it and lost with it); scheduler and sender use
 // the broker (without AMQP_URL they refuse to start: internal/app/requirements.ts).

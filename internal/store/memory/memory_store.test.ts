@@ -1,5 +1,6 @@
 import { runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSyncStoreContract } from "../testing/sync_contract.js";
 import { MemoryEventStore } from "./memory_store.js";
 
 runEventStoreContract("memory", async (clock) => {
@@ -10,4 +11,9 @@ runEventStoreContract("memory", async (clock) => {
 runReminderStoreContract("memory", async (clock) => {
   const store = new MemoryEventStore({ clock });
   return { events: store, reminders: store, dispose: () => store.close() };
+});
+
+runSyncStoreContract("memory", async (clock) => {
+  const store = new MemoryEventStore({ clock });
+  return { store, dispose: () => store.close() };
 });

@@ -16,6 +16,7 @@ import { capturingLogger } from "../../log/testing/capturing_logger.js";
 import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSyncStoreContract } from "../testing/sync_contract.js";
 import {
   connectWithRetry,
   type Database,
@@ -72,6 +73,11 @@ runEventStoreContract("postgres (embedded PGlite)", async (clock) => {
     store: new PostgresEventStore(database.sql, { clock, endIdleTransactions: false }),
     dispose: async () => {},
   };
+});
+
+runSyncStoreContract("postgres (embedded PGlite)", async (clock) => {
+  const { database } = await sharedDatabase();
+  return { store: new PostgresEventStore(database.sql, { clock }), dispose: async () => {} };
 });
 
 runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).database.sql);
