@@ -28,7 +28,7 @@ import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { waitUntil } from "../internal/testing/wait.js";
+import { untilFound } from "../internal/testing/wait.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PROJECT = process.env.COMPOSE_PROJECT_NAME ?? `caltest${randomBytes(4).toString("hex")}`;
@@ -136,6 +136,23 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Polls `find` until it returns a value; a look that failed (Docker busy) counts as "not yet". */
+function poll<T>(
+  what: string,
+  find: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs: number,
+): Promise<T> {
+  const look = async () => {
+    try {
+      return await find();
+    } catch {
+      return undefined;
+    }
+  };
+  return untilFound(look, what, timeoutMs, { intervalMs });
+}
+
 // ---------------------------------------------------------------------------
 // The project's containers, as Docker sees them (the same labels in v1 and v2)
 
@@ -190,8 +207,8 @@ const describeContainer = (c: Container) =>
 async function waitHealthy(replicas: Record<string, number>): Promise<Container[]> {
   let shown = "";
   // A failure ends the wait at once: the check returns it rather than throw
-  // (waitUntil takes a throw for "not up yet").
-  const outcome = await waitUntil(
+  // (poll takes a throw for "not up yet").
+  const outcome = await poll(
     "every service healthy",
     async (): Promise<Container[] | StepFailed | undefined> => {
       if (cleaning) return new StepFailed("interrupted");
@@ -210,7 +227,8 @@ async function waitHealthy(replicas: Record<string, number>): Promise<Container[
       }
       return migrate?.state === "exited" ? all : undefined;
     },
-    { timeoutMs: HEALTHY_WITHIN_MS, intervalMs: 1000 },
+    HEALTHY_WITHIN_MS,
+    1000,
   ).catch((error: Error) => new StepFailed(error.message));
   if (outcome instanceof StepFailed) throw outcome;
   return outcome;
@@ -345,10 +363,11 @@ async function main(compose: Compose): Promise<void> {
   // 4. One reminder, end to end.
   const eventId = await createEventDueIn("compose-check", 5_000);
   say(`event ${eventId}: reminder due in 5 s; looking for it in the sender's log`);
-  const delivered = await waitUntil(
+  const delivered = await poll(
     "the reminder in the sender's log",
     async () => (await deliveries()).find((d) => d.eventId === eventId),
-    { timeoutMs: DELIVERED_WITHIN_MS, intervalMs: 1000 },
+    DELIVERED_WITHIN_MS,
+    1000,
   ).catch((error: Error) => {
     throw new StepFailed(error.message);
   });
@@ -370,7 +389,7 @@ async function main(compose: Compose): Promise<void> {
   );
   say(`${ids.length} reminders due over the next 15 s, two schedulers and two senders`);
   const wanted = new Set(ids);
-  await waitUntil(
+  await poll(
     "every scaled reminder delivered",
     async () => {
       const seen = new Set(
@@ -378,7 +397,8 @@ async function main(compose: Compose): Promise<void> {
       );
       return seen.size === wanted.size ? true : undefined;
     },
-    { timeoutMs: DELIVERED_WITHIN_MS, intervalMs: 2000 },
+    DELIVERED_WITHIN_MS,
+    2000,
   ).catch((error: Error) => say(error.message));
   // A duplicate would come within a scheduler poll or a requeue: wait a little.
   await new Promise((resolve) => setTimeout(resolve, 5_000));

@@ -1,36 +1,39 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { waitUntil } from "./wait.js";
+import { until, untilFound } from "./wait.js";
 
-describe("waitUntil", () => {
-  it("returns the first value the check gives, checking again until then", async () => {
+describe("until", () => {
+  it("returns once the condition holds", async () => {
     let calls = 0;
-    const value = await waitUntil("the third call", () => (++calls === 3 ? "done" : undefined), {
-      timeoutMs: 5_000,
-      intervalMs: 1,
-    });
-    assert.equal(value, "done");
+    await until(() => ++calls >= 3, "three calls", 5_000, 1);
     assert.equal(calls, 3);
   });
 
-  it("keeps checking through errors, and names what and why when time runs out", async () => {
-    let calls = 0;
+  it("fails after the timeout, naming what it waited for", async () => {
     await assert.rejects(
-      waitUntil(
-        "the broker",
-        () => {
-          calls++;
-          throw new Error("ECONNREFUSED");
-        },
-        { timeoutMs: 50, intervalMs: 5 },
-      ),
-      /^Error: the broker: not within 50 ms; last error: ECONNREFUSED$/,
+      until(() => false, "the moon", 30, 5),
+      {
+        message: "timed out after 30 ms waiting for the moon",
+      },
     );
-    assert.ok(calls > 1, "checked more than once");
+  });
+});
+
+describe("untilFound", () => {
+  it("resolves with the first value found", async () => {
+    let calls = 0;
+    const found = await untilFound(() => (++calls === 2 ? "here" : undefined), "a value", 5_000, {
+      intervalMs: 1,
+    });
+    assert.equal(found, "here");
   });
 
-  it("treats falsy values other than undefined as an answer", async () => {
-    assert.equal(await waitUntil("zero", () => 0, { timeoutMs: 10 }), 0);
-    assert.equal(await waitUntil("false", async () => false, { timeoutMs: 10 }), false);
+  it("gives up at once with the reason, not after the timeout", async () => {
+    const started = Date.now();
+    await assert.rejects(
+      untilFound(() => undefined, "a value", 60_000, { gaveUp: () => "the process exited" }),
+      { message: "the process exited" },
+    );
+    assert.ok(Date.now() - started < 30_000);
   });
 });

@@ -1,36 +1,54 @@
-// Waiting for something outside the test to happen: a service to come up, a
-// log line to appear, a container to turn healthy.
+// Waiting in tests, harnesses and scripts: one polling loop for all of them.
 import { setTimeout as sleep } from "node:timers/promises";
 
-export interface WaitOptions {
-  timeoutMs: number;
-  /** Pause between checks. */
-  intervalMs?: number;
+/**
+ * Polls `condition` every `intervalMs` until it holds; throws after
+ * `timeoutMs` naming `what` (a function when the message needs the latest state).
+ */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string | (() => string),
+  timeoutMs: number,
+  intervalMs = 25,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
 }
 
 /**
- * Calls `check` until it returns something other than undefined, and returns
- * that; throws once `timeoutMs` has passed, naming `what` and the last
- * error `check` threw (a check may throw while the thing is still coming up).
+ * Polls `find` until it returns a value; throws after `timeoutMs`, or at once
+ * when `gaveUp` returns a reason (say, the process being watched has exited).
  */
-export async function waitUntil<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs, intervalMs = 250 }: WaitOptions,
+export async function untilFound<T>(
+  find: () => T | undefined | Promise<T | undefined>,
+  what: string | (() => string),
+  timeoutMs: number,
+  options: { intervalMs?: number; gaveUp?: () => string | undefined } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
   for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-      lastError = undefined;
-    } catch (error) {
-      lastError = error;
+    const found = await find();
+    if (found !== undefined) return found;
+    const reason = options.gaveUp?.();
+    if (reason !== undefined) throw new Error(reason);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`,
+      );
     }
-    if (Date.now() >= deadline) break;
-    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
+    await sleep(options.intervalMs ?? 25);
   }
-  const why = lastError instanceof Error ? `; last error: ${lastError.message}` : "";
-  throw new Error(`${what}: not within ${timeoutMs} ms${why}`);
+}
+
+/** Sleeps until the wall clock reaches `at` (ms since the epoch). */
+export async function sleepUntil(at: number): Promise<void> {
+  const wait = at - Date.now();
+  if (wait > 0) await sleep(wait);
 }
