@@ -3,7 +3,12 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { runCalService, startCalService, waitForLog } from "../internal/testing/process.js";
+import {
+  freePort,
+  runCalService,
+  startCalService,
+  waitForLog,
+} from "../internal/testing/process.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 
@@ -115,6 +120,24 @@ describe("cal_service executable", () => {
       assert.deepEqual(await api.exited, { code: 0, signal: null });
     } finally {
       api.child.kill("SIGKILL");
+    }
+  });
+
+  it("exits 143 at once on SIGTERM while still starting (as PID 1 an unhandled signal is ignored)", async () => {
+    // Nothing listens on these ports: the scheduler keeps retrying its database.
+    const closed = await freePort();
+    const scheduler = startCalService(["scheduler"], {
+      DATABASE_URL: `postgres://nobody@127.0.0.1:${closed}/none`,
+      AMQP_URL: `amqp://guest:guest@127.0.0.1:${closed}`,
+      SCHEDULER_PORT: "0",
+    });
+    try {
+      await waitForLog(scheduler, (line) => line.msg === "database not reachable yet");
+      scheduler.child.kill("SIGTERM");
+      assert.deepEqual(await scheduler.exited, { code: 143, signal: null });
+      assert.ok(scheduler.logs.some((line) => line.msg === "stopped during start-up"));
+    } finally {
+      scheduler.child.kill("SIGKILL");
     }
   });
 });

@@ -4,6 +4,7 @@
 // cmd/<role>/, loaded on demand, so that a process loads only what its role
 // uses (a sender has no Fastify, postgres.js or PGlite: roles_load.test.ts).
 import { readFileSync } from "node:fs";
+import { constants } from "node:os";
 import { unmetRequirement } from "../internal/app/requirements.js";
 import { onShutdownSignal } from "../internal/app/shutdown.js";
 import type { Stop } from "../internal/app/stop.js";
@@ -88,10 +89,33 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger(config.value.logLevel, config.value.logFormat).child({ role });
 
   const start = await loadRole();
+  const leaveStartup = exitOnSignalDuringStartup(logger);
   const stop = await start(config.value, logger);
+  leaveStartup();
   if (!stop) return 0;
   onShutdownSignal(logger, config.value.api.shutdownTimeoutMs, stop);
   return -1; // keep running until a signal
+}
+
+/**
+ * Until the role has started (connected, listening), a stop signal ends the
+ * process at once: nothing is served yet, and nothing is half-written (a
+ * migration's transaction rolls back). Without a handler, a process that is
+ * PID 1 in a container ignores SIGTERM, so a stop during start-up (a
+ * database still unreachable) waited for the orchestrator's SIGKILL.
+ * Returns the function that hands the signals over to the role's own stop.
+ */
+function exitOnSignalDuringStartup(logger: Logger): () => void {
+  const exit = (signal: NodeJS.Signals) => {
+    logger.warn({ signal }, "stopped during start-up");
+    process.exit(128 + constants.signals[signal]);
+  };
+  process.once("SIGTERM", exit);
+  process.once("SIGINT", exit);
+  return () => {
+    process.off("SIGTERM", exit);
+    process.off("SIGINT", exit);
+  };
 }
 
 // A rejection nobody handled is a bug; log it where operators look, then let
