@@ -15,14 +15,21 @@ import fastifyMetricsModule from "fastify-metrics";
 import client from "prom-client";
 import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { FeedCredentials } from "../interop/feed_credentials.js";
+import { registerFeedRoute } from "../interop/feed_route.js";
+import { registerImportRoute } from "../interop/import_route.js";
 import type { Logger } from "../log/logger.js";
+import type { FeedStore } from "../store/feed_store.js";
+import { MemoryFeedStore } from "../store/memory/memory_feed_store.js";
 import type { EventStore } from "../store/store.js";
+import { type Clock, systemClock } from "../store/store.js";
 import { calendarService } from "./calendar_service.js";
 import { type CallInfo, kCallInfo, protocolOf } from "./context.js";
 import { healthService, registerHealthRoutes, storeReadiness } from "./health.js";
 import { hideUnexpectedErrors } from "./interceptors/hide_unexpected_errors.js";
 import { observeCalls } from "./interceptors/observe_calls.js";
 import { requireUserId } from "./interceptors/require_user_id.js";
+import { interopHandlers, MAX_ICS_BYTES } from "./interop_handlers.js";
 import { MAX_REQUEST_BYTES } from "./limits.js";
 import { codeName, createRpcMetrics } from "./metrics.js";
 import { createOnePortServer } from "./one_port.js";
@@ -32,6 +39,11 @@ import { refuseUndecodableBinary } from "./refuse_undecodable.js";
 const fastifyMetrics = fastifyMetricsModule.default;
 
 export { MAX_REQUEST_BYTES } from "./limits.js";
+
+/** ImportEvents' body limit: the file, and room for JSON escaping of it. */
+const MAX_IMPORT_REQUEST_BYTES = Math.ceil(MAX_ICS_BYTES * 1.25);
+
+const DEFAULT_FEED_PAST_MS = 90 * 86_400_000;
 
 export interface ApiServerOptions {
   store: EventStore;
@@ -45,6 +57,17 @@ export interface ApiServerOptions {
    * server costs per call; `cal_service` itself adds nothing.
    */
   extraRoutes?: (router: ConnectRouter) => void;
+  /** The iCalendar feed's credentials; default: kept in memory. */
+  feeds?: FeedStore;
+  feed?: {
+    /** Base of feed URLs; default: the URL the server listens on. */
+    publicUrl?: string;
+    /** Default: 90 days. */
+    pastMs?: number;
+    /** FEED_KEY; default: the key kept by `feeds`. */
+    key?: string;
+  };
+  clock?: Clock;
 }
 
 export interface ApiServer {
@@ -57,6 +80,14 @@ export interface ApiServer {
 
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { store, logger, shutdownTimeoutMs, extraRoutes } = options;
+  const feeds = options.feeds ?? new MemoryFeedStore();
+  const clock = options.clock ?? systemClock;
+  let listenedUrl = "http://localhost";
+  const credentials = new FeedCredentials(
+    feeds,
+    () => options.feed?.publicUrl ?? listenedUrl,
+    options.feed?.key,
+  );
   let shuttingDown = false;
   // Aborted when in-flight calls have had their grace period after close().
   // Every call listens on it, so the listener limit would only produce a
@@ -107,10 +138,29 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     () => shuttingDown,
   );
   registerHealthRoutes(app, readiness);
+  registerFeedRoute(app, {
+    store,
+    feeds,
+    credentials,
+    pastMs: options.feed?.pastMs ?? DEFAULT_FEED_PAST_MS,
+    clock,
+    logger,
+  });
+  await registerImportRoute(app, { store, logger });
 
   await app.register(fastifyConnectPlugin, {
     routes: (router: ConnectRouter) => {
-      router.service(CalendarService, calendarService(store));
+      const calendar = calendarService(store, interopHandlers(store, credentials, clock));
+      router.service(CalendarService, calendar);
+      // ImportEvents carries a whole .ics file: a larger body limit than
+      // every other call, for this method alone.
+      const importAt = router.handlers.findIndex(
+        (handler) => handler.method === CalendarService.method.importEvents,
+      );
+      router.handlers.splice(importAt, 1);
+      router.rpc(CalendarService.method.importEvents, calendar.importEvents, {
+        readMaxBytes: MAX_IMPORT_REQUEST_BYTES,
+      });
       router.service(Health, healthService(readiness));
       extraRoutes?.(router);
       router.handlers.splice(
@@ -161,7 +211,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       if (address === null || typeof address === "string")
         throw new Error("api is not listening on TCP");
       const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
-      return `http://${shownHost}:${address.port}`;
+      listenedUrl = `http://${shownHost}:${address.port}`;
+      return listenedUrl;
     },
     async close() {
       shuttingDown = true;

@@ -84,6 +84,12 @@ async function startApi(
   const server = await createApiServer({
     ...extras,
     store: opened.store,
+    feeds: opened.feeds,
+    feed: {
+      publicUrl: config.feed.publicUrl,
+      pastMs: config.feed.pastMs,
+      key: config.feed.key,
+    },
     logger,
     shutdownTimeoutMs: config.api.shutdownTimeoutMs,
   });

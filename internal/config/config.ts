@@ -7,9 +7,11 @@ import {
   ConfigError,
   duration,
   type Env,
+  httpUrl,
   integer,
   oneOf,
   postgresUrl,
+  secretKey,
   text,
   type VariableDoc,
 } from "./env.js";
@@ -28,10 +30,21 @@ export interface Config {
     /** In-flight calls get this long to finish on SIGTERM before we exit anyway. */
     shutdownTimeoutMs: number;
   };
+  feed: FeedSettings;
   logLevel: LogLevel;
   storage: StorageConfig;
   queue: QueueConfig;
   scheduler: SchedulerSettings;
+}
+
+/** The iCalendar subscription feed. */
+export interface FeedSettings {
+  /** Base of the feed URLs handed out: what calendar apps reach the api at. */
+  publicUrl: string;
+  /** The feed holds events that ended less than this long ago, and all later ones. */
+  pastMs: number;
+  /** Key feed secrets are derived with; undefined: a key kept in the database. */
+  key: string | undefined;
 }
 
 export type StorageConfig =
@@ -59,6 +72,24 @@ export const variables: VariableDoc[] = [
     name: "SHUTDOWN_TIMEOUT",
     default: "10s",
     description: "Grace period for in-flight calls on SIGTERM/SIGINT.",
+  },
+  {
+    name: "PUBLIC_URL",
+    default: "http://localhost:<API_PORT>",
+    description:
+      "Base URL calendar apps reach the api at (behind a proxy: its public https URL); feed URLs start with it.",
+  },
+  {
+    name: "FEED_PAST",
+    default: "90d",
+    description:
+      "The iCalendar feed holds events that ended less than this long ago, and every later one.",
+  },
+  {
+    name: "FEED_KEY",
+    default: "(unset)",
+    description:
+      "At least 32 characters; feed URL secrets are derived with it. Unset: a random key kept in the database (then a copy of the database is enough to rebuild feed URLs).",
   },
   {
     name: "LOG_LEVEL",
@@ -148,11 +179,17 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
             connectTimeoutMs: duration(env, "DB_CONNECT_TIMEOUT", "60s"),
             poolMax: integer(env, "DB_POOL_MAX", 10, 1, 1000),
           };
+    const port = integer(env, "API_PORT", 8080, 0, 65535);
     return ok({
       api: {
         host: text(env, "API_HOST", "0.0.0.0"),
-        port: integer(env, "API_PORT", 8080, 0, 65535),
+        port,
         shutdownTimeoutMs: duration(env, "SHUTDOWN_TIMEOUT", "10s"),
+      },
+      feed: {
+        publicUrl: httpUrl(env, "PUBLIC_URL", `http://localhost:${port}`),
+        pastMs: duration(env, "FEED_PAST", "90d"),
+        key: secretKey(env, "FEED_KEY", 32),
       },
       logLevel: oneOf(
         env,

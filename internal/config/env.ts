@@ -102,6 +102,36 @@ export function postgresUrl(env: Env, name: string): string | undefined {
   return value;
 }
 
+/** An http(s) URL without query or fragment, returned without a trailing slash. */
+export function httpUrl(env: Env, name: string, fallback: string): string {
+  const value = raw(env, name) ?? fallback;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(
+      name,
+      `must be a URL such as https://calendar.example.com (got "${value}")`,
+    );
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash) {
+    throw new ConfigError(
+      name,
+      `must be an http:// or https:// URL without ?query or #fragment (got "${value}")`,
+    );
+  }
+  return url.toString().replace(/\/+$/, "");
+}
+
+/** A secret of at least `minLength` characters, or undefined when unset. Never echoed. */
+export function secretKey(env: Env, name: string, minLength: number): string | undefined {
+  const value = raw(env, name);
+  if (value !== undefined && value.length < minLength) {
+    throw new ConfigError(name, `must be at least ${minLength} characters long when set`);
+  }
+  return value;
+}
+
 /** The URL with its password masked, for log lines. */
 export function redactUrl(value: string): string {
   try {

@@ -4,8 +4,11 @@
 import type { Sql } from "postgres";
 import type { StorageConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
+import type { FeedStore } from "./feed_store.js";
+import { MemoryFeedStore } from "./memory/memory_feed_store.js";
 import { MemoryEventStore } from "./memory/memory_store.js";
 import { openDatabase, type PostgresStorage } from "./postgres/connect.js";
+import { PostgresFeedStore } from "./postgres/feed_store.js";
 import { runMigrations } from "./postgres/migrate.js";
 import { PostgresEventStore } from "./postgres/postgres_store.js";
 import { type Clock, type EventStore, type ReminderStore, systemClock } from "./store.js";
@@ -14,6 +17,8 @@ export interface OpenedStore {
   store: EventStore;
   /** The scheduler's view of the same data. */
   reminders: ReminderStore;
+  /** The iCalendar feed's credentials, in the same database. */
+  feeds: FeedStore;
   /** The pool behind a Postgres store, for other parts that need the database. */
   sql?: Sql;
   /** Releases everything opened here: the pool and the embedded database. */
@@ -28,7 +33,7 @@ export async function openEventStore(
   if (storage.kind === "memory") {
     const store = new MemoryEventStore({ clock });
     logger.warn("events are kept in memory and lost when the process exits (STORAGE=memory)");
-    return { store, reminders: store, close: () => store.close() };
+    return { store, reminders: store, feeds: new MemoryFeedStore(), close: () => store.close() };
   }
 
   const database = await openDatabase(storage, logger);
@@ -46,6 +51,7 @@ export async function openEventStore(
   return {
     store,
     reminders: store,
+    feeds: new PostgresFeedStore(database.sql),
     sql: database.sql,
     close: () => database.close(),
   };

@@ -12,9 +12,11 @@ import postgres, { type Sql } from "postgres";
 import { silentLogger } from "../../log/logger.js";
 import { type DueReminder, StoreUnavailableError } from "../store.js";
 import { ManualClock, runEventStoreContract } from "../testing/contract.js";
+import { runFeedStoreContract } from "../testing/feed_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { connectWithRetry, DatabaseConnectError, serverPoolOptions } from "./connect.js";
 import { isConnectionError } from "./errors.js";
+import { PostgresFeedStore } from "./feed_store.js";
 import { type Migration, MigrationError, runMigrations } from "./migrate.js";
 import { migration0001 } from "./migrations/0001_events.js";
 import { PostgresEventStore } from "./postgres_store.js";
@@ -95,6 +97,11 @@ runEventStoreContract("postgres (server)", async (clock) => {
   // The pool is shared with the tests below and ended in the root after hook.
   return { store, dispose: async () => {} };
 });
+
+runFeedStoreContract("postgres (server)", async () => ({
+  feeds: new PostgresFeedStore(await mainPool()),
+  dispose: async () => {},
+}));
 
 runPostgresStoreChecks("server", mainPool);
 

@@ -13,6 +13,7 @@ import pino from "pino";
 import { silentLogger } from "../../log/logger.js";
 import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
+import { runFeedStoreContract } from "../testing/feed_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import {
   connectWithRetry,
@@ -22,6 +23,7 @@ import {
   serverPoolOptions,
 } from "./connect.js";
 import { DataDirInUseError } from "./dir_lock.js";
+import { PostgresFeedStore } from "./feed_store.js";
 import { runMigrations } from "./migrate.js";
 import { PostgresEventStore } from "./postgres_store.js";
 import { checkReminderPlans, seedPlanData } from "./testing/reminder_plans.js";
@@ -66,6 +68,11 @@ after(async () => {
 runEventStoreContract("postgres (embedded PGlite)", async (clock) => {
   const { database } = await sharedDatabase();
   return { store: new PostgresEventStore(database.sql, { clock }), dispose: async () => {} };
+});
+
+runFeedStoreContract("postgres (embedded PGlite)", async () => {
+  const { database } = await sharedDatabase();
+  return { feeds: new PostgresFeedStore(database.sql), dispose: async () => {} };
 });
 
 runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).database.sql);
