@@ -49,10 +49,7 @@ export async function registerImportRoute(
         );
       }
       if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error.statusCode === 415) {
-        return reply.code(415).send({
-          code: "invalid_argument",
-          message: "send the file with Content-Type: text/calendar",
-        });
+        return unsupportedType(reply);
       }
       if (typeof error.statusCode === "number" && error.statusCode < 500) {
         return sendError(reply, new ConnectError(error.message, Code.InvalidArgument));
@@ -61,6 +58,7 @@ export async function registerImportRoute(
       return sendError(reply, new ConnectError("internal error", Code.Internal));
     });
     scope.post<{ Body: string }>(IMPORT_PATH, async (req, reply) => {
+      if (!isCalendarType(req.headers["content-type"])) return unsupportedType(reply);
       const raw = req.headers[USER_ID_HEADER];
       if (typeof raw !== "string" || raw === "") {
         return sendError(
@@ -110,4 +108,14 @@ function sendError(reply: FastifyReply, error: ConnectError) {
     (c, at: number) => (at > 0 ? "_" : "") + c.toLowerCase(),
   );
   return reply.code(HTTP_STATUS[error.code] ?? 500).send({ code, message: error.rawMessage });
+}
+
+function isCalendarType(contentType: string | undefined): boolean {
+  return contentType?.split(";")[0]?.trim().toLowerCase() === "text/calendar";
+}
+
+function unsupportedType(reply: FastifyReply) {
+  return reply
+    .code(415)
+    .send({ code: "invalid_argument", message: "send the file with Content-Type: text/calendar" });
 }
