@@ -57,7 +57,9 @@ export function renderFeed(entries: readonly FeedEntry[], calendarName: string):
   // One VTIMEZONE per zone any entry uses (ical-generator asks for each).
   calendar.timezone({ name: null, generator: vtimezoneOf });
   for (const entry of entries) calendar.createEvent(eventDataOf(entry));
-  return calendar.toString();
+  // Every content line ends with CRLF, the last one too (RFC 5545 3.1);
+  // ical-generator leaves the last one open.
+  return `${calendar.toString()}\r\n`;
 }
 
 function eventDataOf(entry: FeedEntry): ICalEventData {

@@ -10,7 +10,7 @@ import {
 import { type Logger, silentLogger } from "../../log/logger.js";
 import { MemoryEventStore } from "../../store/memory/memory_store.js";
 import type { EventStore } from "../../store/store.js";
-import { createApiServer } from "../server.js";
+import { type ApiServerOptions, createApiServer } from "../server.js";
 
 export interface TestServer {
   url: string;
@@ -19,10 +19,17 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { store?: EventStore; logger?: Logger; shutdownTimeoutMs?: number } = {},
+  options: {
+    store?: EventStore;
+    logger?: Logger;
+    shutdownTimeoutMs?: number;
+  } & Pick<ApiServerOptions, "feeds" | "feed" | "clock"> = {},
 ): Promise<TestServer> {
-  const store = options.store ?? new MemoryEventStore();
+  const store = options.store ?? new MemoryEventStore({ clock: options.clock });
   const server = await createApiServer({
+    feeds: options.feeds,
+    feed: options.feed,
+    clock: options.clock,
     store,
     logger: options.logger ?? silentLogger(),
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 2000,
