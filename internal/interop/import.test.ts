@@ -9,7 +9,7 @@ import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
 import { ImportResult_Status as Status } from "../../gen/calendar/v1/interop_pb.js";
 import {
   clientFor,
-  protocols,
+  protocolNamed,
   startTestServer,
   type TestServer,
 } from "../api/testing/test_server.js";
@@ -30,7 +30,7 @@ describe("ImportEvents", () => {
   });
 
   const clientAs = (user: string) =>
-    clientFor(CalendarService, protocols["Connect JSON over HTTP/1.1"]!, server.url, user);
+    clientFor(CalendarService, protocolNamed("Connect JSON over HTTP/1.1"), server.url, user);
   const storedEvents = (user: string): Promise<CalendarEvent[]> =>
     server.store.listEvents(
       user,

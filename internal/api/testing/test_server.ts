@@ -65,3 +65,12 @@ export function clientFor<S extends DescService>(
   };
   return createClient(service, transport(baseUrl, [asUser]));
 }
+
+/** One of `protocols`, by name (a missing name is a typo in the test). */
+export function protocolNamed(
+  name: string,
+): (baseUrl: string, interceptors: Interceptor[]) => Transport {
+  const protocol = protocols[name];
+  if (!protocol) throw new Error(`no protocol named ${name}`);
+  return protocol;
+}
