@@ -35,6 +35,35 @@ describe("configuration", () => {
     assert.equal(amqp.error.variable, "AMQP_URL");
   });
 
+  it("builds feed URLs on PUBLIC_URL, by default the api's own port", () => {
+    const defaults = loadConfig({ API_PORT: "9090" });
+    assert.ok(defaults.ok);
+    assert.deepEqual(defaults.value.feed, {
+      publicUrl: "http://localhost:9090",
+      pastMs: 90 * 24 * 3600 * 1000,
+      key: undefined,
+    });
+    const set = loadConfig({
+      PUBLIC_URL: "https://cal.example.com/api/",
+      FEED_PAST: "30d",
+      FEED_KEY: "k".repeat(32),
+    });
+    assert.ok(set.ok);
+    assert.equal(set.value.feed.publicUrl, "https://cal.example.com/api");
+    assert.equal(set.value.feed.pastMs, 30 * 24 * 3600 * 1000);
+    for (const [variable, value] of [
+      ["PUBLIC_URL", "ftp://cal.example.com"],
+      ["PUBLIC_URL", "https://cal.example.com/?x=1"],
+      ["FEED_KEY", "short"],
+    ]) {
+      const bad = loadConfig({ [variable as string]: value });
+      assert.ok(!bad.ok, `${variable}=${value} should be refused`);
+      assert.equal(bad.error.variable, variable);
+      // A key is never echoed back.
+      if (variable === "FEED_KEY") assert.ok(!String(bad.error).includes("short"));
+    }
+  });
+
   it("never shows a password in a redacted URL", () => {
     assert.equal(redactUrl("postgres://cal:s3cret@db:5432/cal"), "postgres://cal:***@db:5432/cal");
     assert.equal(redactUrl("amqp://guest:guest@127.0.0.1:5672"), "amqp://guest:***@127.0.0.1:5672");

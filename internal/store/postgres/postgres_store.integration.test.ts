@@ -192,7 +192,11 @@ describe("migrations on a server", () => {
     const results = await Promise.all(runners.map((sql) => runMigrations(sql, logger)));
     const appliedBy = results.map((r) => r.applied);
     assert.equal(appliedBy.filter((a) => a.length > 0).length, 1, JSON.stringify(appliedBy));
-    assert.deepEqual(appliedBy.flat(), ["0001_events", "0002_reminder_dispatch"]);
+    assert.deepEqual(appliedBy.flat(), [
+      "0001_events",
+      "0002_reminder_dispatch",
+      "0005_feed_secrets",
+    ]);
 
     const [first] = runners;
     assert.ok(first);
@@ -202,9 +206,15 @@ describe("migrations on a server", () => {
     assert.deepEqual(recorded.map((row) => row.name).sort(), [
       "0001_events",
       "0002_reminder_dispatch",
+      "0005_feed_secrets",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
-    assert.deepEqual(await tables(first), ["events", "schema_migrations"]);
+    assert.deepEqual(await tables(first), [
+      "events",
+      "feed_key",
+      "feed_secrets",
+      "schema_migrations",
+    ]);
   });
 
   it("leaves the schema as it was when a migration fails, and names the file", async () => {
@@ -574,7 +584,9 @@ describe("reminder dispatch on a server", () => {
              ('user-a', ${randomUUID()}, 'sent', ${instant(sql, new Date("2026-09-01T15:00:00Z"))},
               ${instant(sql, new Date("2026-09-01T16:00:00Z"))}, 9000000,
               ${instant(sql, new Date("2026-09-01T12:30:00Z"))}, now(), now(), now(), 1)`;
-    assert.deepEqual(await runMigrations(sql, logger), { applied: ["0002_reminder_dispatch"] });
+    assert.deepEqual(await runMigrations(sql, logger), {
+      applied: ["0002_reminder_dispatch", "0005_feed_secrets"],
+    });
     const store = new PostgresReminderStore(sql);
     const titles: string[] = [];
     const result = await store.dispatchDueReminders(

@@ -147,6 +147,7 @@ describe("embedded database", () => {
         [
           { version: 1, name: "0001_events" },
           { version: 2, name: "0002_reminder_dispatch" },
+          { version: 5, name: "0005_feed_secrets" },
         ],
       );
     } finally {
