@@ -166,7 +166,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       router.handlers.splice(
         0,
         router.handlers.length,
-        ...router.handlers.map(refuseUndecodableBinary),
+        ...router.handlers.map((handler) =>
+          refuseUndecodableBinary(
+            handler,
+            handler.method === CalendarService.method.importEvents
+              ? MAX_IMPORT_REQUEST_BYTES
+              : MAX_REQUEST_BYTES,
+          ),
+        ),
       );
     },
     interceptors: [
