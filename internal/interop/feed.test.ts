@@ -19,7 +19,7 @@ import { MemoryEventStore } from "../store/memory/memory_store.js";
 import type { EventStore } from "../store/store.js";
 import { ManualClock } from "../store/testing/contract.js";
 import { feedUid } from "./event_uid.js";
-import { type FeedEntry, renderFeed } from "./feed_calendar.js";
+import { type FeedEntry, foldLines, renderFeed } from "./feed_calendar.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -361,5 +361,21 @@ describe("renderFeed", () => {
 
   it("gives the same bytes for the same events (so ETags hold)", () => {
     assert.equal(renderFeed([entry], "test"), renderFeed([entry], "test"));
+  });
+});
+
+describe("foldLines", () => {
+  it("splits at 75 octets, never inside a character, and unfolds to the original", () => {
+    for (const unit of ["a", "é", "€", "🎉", "a🎉é"]) {
+      for (let count = 1; count < 90; count += 7) {
+        const line = `DESCRIPTION:${unit.repeat(count)}`;
+        const folded = foldLines(`${line}\r\nSUMMARY:x`);
+        for (const part of folded.split("\r\n")) {
+          assert.ok(Buffer.byteLength(part) <= 75, `${part} is ${Buffer.byteLength(part)} octets`);
+          assert.ok(part.isWellFormed());
+        }
+        assert.equal(folded.replace(/\r\n /g, ""), `${line}\r\nSUMMARY:x`);
+      }
+    }
   });
 });
