@@ -53,9 +53,11 @@ describe("subscription feed", () => {
     });
   });
   after(async () => {
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
     await server.close();
-    // The URL is the credential: no log line may hold one.
-    const logged = JSON.stringify(lines);
+    // The URL is the credential: no log line, nor metric label, may hold one.
+    const logged = JSON.stringify(lines) + metrics;
+    assert.match(metrics, /route="\/feeds\/:file"/);
     for (const url of handedOut) {
       const secret = new URL(url).pathname.split("/").at(-1)?.replace(".ics", "") ?? "";
       assert.ok(secret.length >= 43);
