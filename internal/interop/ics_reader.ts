@@ -58,9 +58,10 @@ export function readIcs(text: string): Result<ImportItem[], InvalidArgument> {
 }
 
 function readVevent(vevent: ICAL.Component, zones: FileZones): ImportItem {
-  const uid = textOf(vevent, "uid");
+  const uid = safely(() => textOf(vevent, "uid"), "");
   const recurrenceIdProperty = vevent.getFirstProperty("recurrence-id");
-  const recurrenceId = recurrenceIdProperty ? String(recurrenceIdProperty.getFirstValue()) : "";
+  // As written: ical.js parses the value on reading it, and throws on a bad one.
+  const recurrenceId = recurrenceIdProperty ? rawValueOf(recurrenceIdProperty) : "";
   const item = (outcome: Result<ImportedEvent, string>) => ({ uid, recurrenceId, outcome });
   try {
     if (textOf(vevent, "status").toUpperCase() === "CANCELLED") {
@@ -168,10 +169,13 @@ class FileZones {
 
   constructor(calendar: ICAL.Component) {
     for (const component of calendar.getAllSubcomponents("vtimezone")) {
-      const tzid = textOf(component, "tzid");
-      if (tzid !== "") this.#vtimezones.set(tzid, new ICAL.Timezone(component));
+      // A VTIMEZONE ical.js cannot read is as good as none: the events that
+      // use it are rejected for their unknown zone, the others go ahead.
+      const zone = safely(() => new ICAL.Timezone(component), undefined);
+      const tzid = safely(() => textOf(component, "tzid"), "");
+      if (zone && tzid !== "") this.#vtimezones.set(tzid, zone);
     }
-    this.#floatingZone = ianaZoneOf(textOf(calendar, "x-wr-timezone")) ?? "UTC";
+    this.#floatingZone = ianaZoneOf(safely(() => textOf(calendar, "x-wr-timezone"), "")) ?? "UTC";
   }
 
   ianaZoneOf(property: ICAL.Property): string | undefined {
@@ -285,6 +289,20 @@ function textOf(component: ICAL.Component, name: string): string {
     : value === null || value === undefined
       ? ""
       : String(value);
+}
+
+/** A property's value as the file wrote it (jCal keeps it unparsed until read). */
+function rawValueOf(property: ICAL.Property): string {
+  const value: unknown = (property.toJSON() as unknown[])[3];
+  return typeof value === "string" ? value : "";
+}
+
+function safely<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
 }
 
 function isComponentList(parsed: unknown): parsed is unknown[] {

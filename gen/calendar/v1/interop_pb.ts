@@ -132,8 +132,8 @@ export type ImportResult = Message<"calendar.v1.ImportResult"> & {
   uid: string;
 
   /**
-   * The VEVENT's RECURRENCE-ID as written in the file, for overrides of a
-   * series; "" otherwise.
+   * The VEVENT's RECURRENCE-ID, for overrides of a series, as an ISO 8601
+   * date or date-time (e.g. "2027-01-05T10:00:00"); "" otherwise.
    *
    * @generated from field: string recurrence_id = 2;
    */
