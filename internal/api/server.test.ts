@@ -136,6 +136,8 @@ describe("api server over plain HTTP/1.1 JSON", () => {
     );
     assert.match(metrics, /process_cpu_user_seconds_total/);
     assert.match(metrics, /http_request_duration_seconds/);
+    // RPCs are timed once, by rpc_duration_seconds, not again per HTTP route.
+    assert.doesNotMatch(metrics, /http_request_duration_seconds\w*\{[^}]*calendar\.v1/);
   });
 });
 
