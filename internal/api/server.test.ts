@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
-import { capturingLogger } from "../log/logger.js";
+import { capturingLogger } from "../log/testing/capturing_logger.js";
 import { MemoryEventStore } from "../store/memory/memory_store.js";
 import { StoreUnavailableError } from "../store/store.js";
 import { clientFor, protocols, startTestServer, type TestServer } from "./testing/test_server.js";

@@ -14,7 +14,7 @@ import {
   startTestServer,
   type TestServer,
 } from "../api/testing/test_server.js";
-import { capturingLogger } from "../log/logger.js";
+import { capturingLogger } from "../log/testing/capturing_logger.js";
 import { MemoryEventStore } from "../store/memory/memory_store.js";
 import type { EventStore } from "../store/store.js";
 import { ManualClock } from "../store/testing/contract.js";

@@ -1,8 +1,10 @@
 // The queue inside one process, for `cal_service all` without AMQP_URL and
-// for tests. Same contract as RabbitMQ: publish resolves once the message is
-// queued (this process's memory is the "broker"), deliveries are at least
-// once, dead-lettered messages are kept, receipts go to in-process
+// for tests. Same contract as RabbitMQ, checked against both by
+// internal/queue/testing/broker_contract.ts: publish resolves once the
+// message is queued (this process's memory is the "broker"), deliveries are
+// at least once, dead-lettered messages are kept, receipts go to in-process
 // subscribers. Nothing survives the process.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../log/logger.js";
 import {
   type Broker,
@@ -45,8 +47,6 @@ export class MemoryBroker implements Broker {
   private readonly pending: Queued[] = [];
   private readonly consumers = new Set<MemoryConsumer>();
   private readonly receiptListeners = new Set<(receipt: OutgoingMessage) => void>();
-  private publishFailure: Error | undefined;
-  private healthy = true;
   private closed = false;
 
   constructor(private readonly logger?: Logger) {}
@@ -80,18 +80,25 @@ export class MemoryBroker implements Broker {
     return this.pending.length;
   }
 
-  /** Makes every publish reject with `error` until called again without one (tests). */
-  failPublishes(error: Error | undefined): void {
-    this.publishFailure = error;
+  /**
+   * Resolves once every queued message has been delivered and settled by the
+   * attached consumers, or after `timeoutMs`, with how many were not. What
+   * this queue holds dies with the process: `all` drains it before it stops.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.unsettled() > 0 && Date.now() < deadline) await sleep(5);
+    return this.unsettled();
   }
 
-  /** What isHealthy reports (tests). */
-  setHealthy(healthy: boolean): void {
-    this.healthy = healthy;
+  private unsettled(): number {
+    let inHand = 0;
+    for (const consumer of this.consumers) inHand += consumer.inHand;
+    return this.pending.length + inHand;
   }
 
   isHealthy(): boolean {
-    return this.healthy && !this.closed;
+    return !this.closed;
   }
 
   async close(): Promise<void> {
@@ -104,7 +111,6 @@ export class MemoryBroker implements Broker {
     store: (message: OutgoingMessage) => void,
   ): Promise<void> {
     if (this.closed) throw new PublishError("in-process broker is closed");
-    if (this.publishFailure) throw this.publishFailure;
     // A copy, as a real broker would hold: the caller may reuse its buffer.
     store({ ...message, body: Buffer.from(message.body) });
   }
@@ -177,6 +183,10 @@ class MemoryConsumer implements Consumer {
   async stop(): Promise<void> {
     this.broker.detach(this);
     await Promise.all(this.inFlight);
+  }
+
+  get inHand(): number {
+    return this.inFlight.size;
   }
 
   hasRoom(): boolean {

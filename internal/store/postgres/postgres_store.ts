@@ -28,14 +28,14 @@ import {
   StoreUnavailableError,
   systemClock,
 } from "../store.js";
-import type { Db } from "./db.js";
 import {
-  errorMessage,
-  hasSqlState,
-  SqlState,
-  unlessUnavailable,
+  type CallDeadline,
+  inReadTransaction,
+  inTransaction,
   withinDeadline,
-} from "./errors.js";
+} from "./call_deadline.js";
+import type { Db } from "./db.js";
+import { errorMessage, hasSqlState, SqlState, unlessUnavailable } from "./errors.js";
 import { PostgresReminderStore } from "./reminder_store.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
 
@@ -64,21 +64,37 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   readonly #clock: Clock;
   readonly #reminders: PostgresReminderStore;
   readonly #callTimeoutMs: number;
+  readonly #endIdleTransactions: boolean;
 
-  constructor(sql: Sql, options: { clock?: Clock; callTimeoutMs?: number } = {}) {
+  constructor(
+    sql: Sql,
+    options: {
+      clock?: Clock;
+      callTimeoutMs?: number;
+      /** False on the embedded database: see DeadlineOptions. */
+      endIdleTransactions?: boolean;
+    } = {},
+  ) {
     this.#sql = sql;
     this.#clock = options.clock ?? systemClock;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.#endIdleTransactions = options.endIdleTransactions ?? true;
     this.#reminders = new PostgresReminderStore(sql);
   }
 
   /**
    * Every EventStore call: connection failures and calls that get no answer
-   * in time both become StoreUnavailableError. (The reminder side has no
-   * deadline: a dispatch holds its transaction while the broker confirms.)
+   * in time both become StoreUnavailableError, and the database ends the
+   * work of a call at its deadline (call_deadline.ts). (The reminder side has
+   * no deadline: a dispatch holds its transaction while the broker confirms.)
    */
-  #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    return withinDeadline(what, this.#callTimeoutMs, () => unlessUnavailable(what, operation));
+  #call<T>(what: string, operation: (deadline: CallDeadline) => Promise<T>): Promise<T> {
+    return withinDeadline(
+      what,
+      this.#callTimeoutMs,
+      { endIdleTransactions: this.#endIdleTransactions },
+      (deadline) => unlessUnavailable(what, () => operation(deadline)),
+    );
   }
 
   createEvent(
@@ -86,21 +102,25 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     id: string,
     fields: EventFields,
   ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> {
-    return this.#call("create event", () =>
+    type Created = Result<CalendarEvent, AlreadyExists | Overlap>;
+    return this.#call("create event", (deadline) =>
       retryOnLostRace(() =>
-        this.#sql.begin(async (tx): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> => {
-          await lockUser(tx, userId);
+        inTransaction(this.#sql, deadline, async (tx): Promise<Created> => {
+          await lockUser(tx, deadline, userId);
+          deadline.limit(tx);
           const [existing] = await tx<EventRow[]>`
             select ${eventColumns(tx)} from events where user_id = ${userId} and id = ${id}`;
           if (existing) {
             const stored = toEvent(existing);
             return sameFields(stored, fields) ? ok(stored) : err({ kind: "already_exists", id });
           }
+          deadline.limit(tx);
           const conflictingId = await findConflict(tx, userId, fields, undefined);
           if (conflictingId) return err({ kind: "overlap", conflictingId });
 
           const now = this.#clock();
           const reminder = notifyAt(fields);
+          deadline.limit(tx);
           const [row] = await tx<EventRow[]>`
             insert into events (
               user_id, id, title, description, start_time, end_time,
@@ -119,9 +139,13 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   }
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
-    return this.#call("get event", async () => {
-      const [row] = await this.#sql<EventRow[]>`
-        select ${eventColumns(this.#sql)} from events where user_id = ${userId} and id = ${id}`;
+    return this.#call("get event", async (deadline) => {
+      const [row] = await inReadTransaction(
+        this.#sql,
+        deadline,
+        (db) => db<EventRow[]>`
+          select ${eventColumns(db)} from events where user_id = ${userId} and id = ${id}`,
+      );
       return row ? ok(toEvent(row)) : err({ kind: "not_found", id });
     });
   }
@@ -133,11 +157,11 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     expectedVersion: number | undefined,
   ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
     type Outcome = Result<CalendarEvent, NotFound | Overlap | VersionMismatch>;
-    return this.#call("update event", async () => {
+    return this.#call("update event", async (deadline) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.#sql.begin(async (tx): Promise<Outcome> => {
-            await lockUser(tx, userId);
+          return await inTransaction(this.#sql, deadline, async (tx): Promise<Outcome> => {
+            await lockUser(tx, deadline, userId);
             const reminder = notifyAt(fields);
             const start = instant(tx, fields.start);
             const notifyBefore = fields.notifyBeforeMs ?? null;
@@ -148,6 +172,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
             // moves it (new start or new offset): then it is due again. A
             // dispatch holding the row makes this wait for its commit, so
             // its mark cannot land after (and undo) the re-arm.
+            deadline.limit(tx);
             const [row] = await tx<EventRow[]>`
               update events set
                 title = ${fields.title},
@@ -173,6 +198,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
               returning ${eventColumns(tx)}`;
             if (row) return ok(toEvent(row));
             // Nothing matched: tell a missing event from a stale version.
+            deadline.limit(tx);
             const [current] = await tx<{ version: number }[]>`
               select version from events where user_id = ${userId} and id = ${id}`;
             if (!current || expectedVersion === undefined) return err({ kind: "not_found", id });
@@ -186,7 +212,10 @@ export class PostgresEventStore implements EventStore, ReminderStore {
           if (hasSqlState(error, SqlState.exclusionViolation)) {
             // The update would overlap another event. The transaction is
             // aborted, so look the conflict up afresh on the pool.
-            const conflictingId = await findConflict(this.#sql, userId, fields, id);
+            const [conflicting] = await inReadTransaction(this.#sql, deadline, (db) =>
+              conflictsWith(db, userId, fields, id),
+            );
+            const conflictingId = conflicting?.id;
             if (conflictingId) return err({ kind: "overlap", conflictingId });
             // Deleted in the meantime: the update may fit now.
           } else if (!hasSqlState(error, SqlState.deadlockDetected)) {
@@ -199,21 +228,27 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   }
 
   deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
-    // A single statement is its own transaction; it needs no user lock, as
-    // removing an event cannot create an overlap.
-    return this.#call("delete event", async () => {
-      const deleted = await this.#sql`
-        delete from events where user_id = ${userId} and id = ${id} returning id`;
-      return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
-    });
+    // A single statement, but in a transaction all the same: one that the
+    // deadline can keep from committing. It needs no user lock, as removing
+    // an event cannot create an overlap.
+    return this.#call("delete event", (deadline) =>
+      inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
+        deadline.limit(tx);
+        const deleted = await tx`
+          delete from events where user_id = ${userId} and id = ${id} returning id`;
+        return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
+      }),
+    );
   }
 
   listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]> {
-    return this.#call("list events", async () => {
-      // An empty (or inverted) window shares no instant with any event; and
-      // Postgres refuses to build a range whose end precedes its start.
-      if (!(window.start < window.end)) return [];
-      const rows = await eventsInWindow(this.#sql, userId, window, limit);
+    // An empty (or inverted) window shares no instant with any event; and
+    // Postgres refuses to build a range whose end precedes its start.
+    if (!(window.start < window.end)) return Promise.resolve([]);
+    return this.#call("list events", async (deadline) => {
+      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
+        eventsInWindow(db, userId, window, limit),
+      );
       return rows.map(toEvent);
     });
   }
@@ -231,15 +266,20 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   }
 
   ping(): Promise<void> {
-    return withinDeadline("ping", this.#callTimeoutMs, async () => {
-      try {
-        await this.#sql`select 1`;
-      } catch (error) {
-        throw new StoreUnavailableError(`database ping failed: ${errorMessage(error)}`, {
-          cause: error,
-        });
-      }
-    });
+    return withinDeadline(
+      "ping",
+      this.#callTimeoutMs,
+      { endIdleTransactions: this.#endIdleTransactions },
+      async () => {
+        try {
+          await this.#sql`select 1`;
+        } catch (error) {
+          throw new StoreUnavailableError(`database ping failed: ${errorMessage(error)}`, {
+            cause: error,
+          });
+        }
+      },
+    );
   }
 
   async close(): Promise<void> {
@@ -277,18 +317,24 @@ async function findConflict(
   fields: EventFields,
   exceptId: string | undefined,
 ): Promise<string | undefined> {
+  const [row] = await conflictsWith(db, userId, fields, exceptId);
+  return row?.id;
+}
+
+/** The query behind findConflict: at most one row. */
+function conflictsWith(db: Db, userId: string, fields: EventFields, exceptId: string | undefined) {
   const window = { start: fields.start, end: eventEnd(fields) };
-  const [row] = await db<{ id: string }[]>`
+  return db<{ id: string }[]>`
     select id from events
     where ${overlapping(db, userId, window)}
       and (${exceptId ?? null}::uuid is null or id <> ${exceptId ?? null}::uuid)
     order by start_time, id
     limit 1`;
-  return row?.id;
 }
 
-async function lockUser(db: Db, userId: string): Promise<void> {
-  await db`select pg_advisory_xact_lock(${USER_WRITE_LOCK}::int4, hashtext(${userId}))`;
+async function lockUser(tx: Db, deadline: CallDeadline, userId: string): Promise<void> {
+  deadline.limit(tx);
+  await tx`select pg_advisory_xact_lock(${USER_WRITE_LOCK}::int4, hashtext(${userId}))`;
 }
 
 /**
