@@ -4,6 +4,8 @@
 import { type ApiServerOptions, createApiServer } from "../../internal/api/server.js";
 import { inFlightGraceMs } from "../../internal/app/shutdown.js";
 import { type Stop, stopInOrder } from "../../internal/app/stop.js";
+import { changeAnnouncer, listenChangeFeed } from "../../internal/changes/postgres_feed.js";
+import { publishingStore } from "../../internal/changes/publishing_store.js";
 import type { Config } from "../../internal/config/config.js";
 import type { Logger } from "../../internal/log/logger.js";
 import { type OpenedStore, openEventStore } from "../../internal/store/open.js";
@@ -32,19 +34,31 @@ export async function startApi(
   opened: OpenedStore,
   extras: ApiExtras = {},
 ): Promise<Stop> {
-  const server = await createApiServer({
-    ...extras,
-    store: opened.store,
-    feeds: opened.feeds,
-    feed: {
-      publicUrl: config.feed.publicUrl,
-      pastMs: config.feed.pastMs,
-      key: config.feed.key,
-    },
-    logger,
-    shutdownTimeoutMs: inFlightGraceMs(config.api.shutdownTimeoutMs),
-  });
-  const url = await server.listen(config.api.host, config.api.port);
-  logger.info({ url, storage: config.storage.kind }, "api listening");
-  return () => server.close();
+  // Other replicas may write a shared database: every api announces its
+  // writes with NOTIFY and LISTENs for everyone's. Otherwise the api's own
+  // writes are all there is, and the server wakes its watchers in process.
+  const shared = opened.sharedSql;
+  const changes = shared ? await listenChangeFeed(shared, logger) : undefined;
+  try {
+    const server = await createApiServer({
+      ...extras,
+      store: shared ? publishingStore(opened.store, changeAnnouncer(shared, logger)) : opened.store,
+      changes,
+      feeds: opened.feeds,
+      feed: {
+        publicUrl: config.feed.publicUrl,
+        pastMs: config.feed.pastMs,
+        key: config.feed.key,
+      },
+      logger,
+      shutdownTimeoutMs: inFlightGraceMs(config.api.shutdownTimeoutMs),
+      watchHeartbeatMs: config.api.watchHeartbeatMs,
+    });
+    const url = await server.listen(config.api.host, config.api.port);
+    logger.info({ url, storage: config.storage.kind }, "api listening");
+    return stopInOrder([() => server.close(), async () => changes?.close()]);
+  } catch (error) {
+    await changes?.close();
+    throw error;
+  }
 }

@@ -35,6 +35,7 @@ export async function startScheduler(
     settings: config.scheduler,
     host: config.api.host,
     reminders: opened.reminders,
+    tombstones: opened.tombstones,
     broker,
     logger,
     clock: systemClock,

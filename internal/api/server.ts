@@ -14,7 +14,10 @@ import fastify, {
 import fastifyMetricsModule from "fastify-metrics";
 import client from "prom-client";
 import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
+import { CalendarSyncService } from "../../gen/calendar/v1/sync_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { type ChangeFeed, LocalChangeFeed } from "../changes/feed.js";
+import { publishingStore } from "../changes/publishing_store.js";
 import { FeedCredentials } from "../interop/feed_credentials.js";
 import { registerFeedRoute } from "../interop/feed_route.js";
 import { registerImportRoute } from "../interop/import_route.js";
@@ -34,6 +37,8 @@ import { MAX_REQUEST_BYTES } from "./limits.js";
 import { codeName, createRpcMetrics } from "./metrics.js";
 import { createOnePortServer } from "./one_port.js";
 import { refuseUndecodableBinary } from "./refuse_undecodable.js";
+import { calendarSyncService } from "./sync_service.js";
+import { createWatchMetrics, DEFAULT_WATCH_SETTINGS, type WatchSettings } from "./watch.js";
 
 // fastify-metrics is CommonJS with an `exports.default`.
 const fastifyMetrics = fastifyMetricsModule.default;
@@ -51,9 +56,20 @@ type WithCallInfo = FastifyRequest & { [CALL_INFO]?: CallInfo };
 
 export interface ApiServerOptions {
   store: EventStore;
+  /**
+   * Where watchers learn of changes made by any process (LISTEN on a shared
+   * PostgreSQL; `store` then announces its own writes there). Absent: this
+   * server is the only writer, and it wakes its watchers itself after each
+   * write.
+   */
+  changes?: ChangeFeed;
   logger: Logger;
   /** In-flight calls get this long to finish once close() is called. */
   shutdownTimeoutMs: number;
+  /** WATCH_HEARTBEAT; the default is 15 s. */
+  watchHeartbeatMs?: number;
+  /** Tests shrink the slow-watcher limits. */
+  watch?: Partial<WatchSettings>;
   /**
    * More services to serve next to CalendarService, on the same routes and
    * behind the same body checks and interceptors (access log, metrics,
@@ -86,7 +102,14 @@ export interface ApiServer {
 const CUT_CONNECTIONS_AFTER_ABORT_MS = 200;
 
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const { store, logger, shutdownTimeoutMs, extraRoutes } = options;
+  const { logger, shutdownTimeoutMs, extraRoutes } = options;
+  let changes = options.changes;
+  let store = options.store;
+  if (!changes) {
+    const local = new LocalChangeFeed();
+    store = publishingStore(store, local);
+    changes = local;
+  }
   const feeds = options.feeds ?? new MemoryFeedStore();
   const clock = options.clock ?? systemClock;
   let listenedUrl = "http://localhost";
@@ -96,6 +119,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     options.feed?.key,
   );
   let shuttingDown = false;
+  // Aborted as soon as close() is called: open watches end with UNAVAILABLE
+  // at once (they would otherwise run until the grace period is over).
+  const closing = new AbortController();
+  setMaxListeners(Number.POSITIVE_INFINITY, closing.signal);
   // Aborted when in-flight calls have had their grace period after close().
   // Every call listens on it, so the listener limit would only produce a
   // bogus "possible leak" warning under load.
@@ -140,6 +167,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     },
   });
   const rpcMetrics = createRpcMetrics(client.register);
+  const watchMetrics = createWatchMetrics(client.register);
+  const watch: WatchSettings = {
+    ...DEFAULT_WATCH_SETTINGS,
+    ...(options.watchHeartbeatMs !== undefined && { heartbeatMs: options.watchHeartbeatMs }),
+    ...options.watch,
+  };
 
   const readiness = storeReadiness(
     () => store.ping(),
@@ -175,6 +208,16 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         router.rpc(CalendarService.method.importEvents, calendar.importEvents, {
           readMaxBytes: MAX_IMPORT_REQUEST_BYTES,
         });
+        router.service(
+          CalendarSyncService,
+          calendarSyncService({
+            store,
+            changes,
+            watch,
+            metrics: watchMetrics,
+            closing: closing.signal,
+          }),
+        );
         router.service(Health, healthService(readiness));
         extraRoutes?.(router);
         // Connect answers an undecodable body with INTERNAL on purpose
@@ -200,7 +243,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       interceptors: [
         observeCalls(logger, rpcMetrics),
         hideUnexpectedErrors(logger),
-        requireUserId(CalendarService.typeName),
+        requireUserId(CalendarService.typeName, CalendarSyncService.typeName),
       ],
       readMaxBytes: MAX_REQUEST_BYTES,
       contextValues: (req) => createContextValues().set(kCallInfo, callInfoFor(req)),
@@ -246,6 +289,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     },
     async close() {
       shuttingDown = true;
+      closing.abort();
       // Once the grace period is over, calls still running have their signal
       // aborted; a moment later, connections still open (a call that did not
       // end, a body that never finishes arriving, a client that never

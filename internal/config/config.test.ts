@@ -18,7 +18,7 @@ describe("configuration", () => {
     const config = loadConfig({});
     assert.ok(config.ok);
     assert.deepEqual(config.value, {
-      api: { host: "0.0.0.0", port: 8080, shutdownTimeoutMs: 10_000 },
+      api: { host: "0.0.0.0", port: 8080, shutdownTimeoutMs: 10_000, watchHeartbeatMs: 15_000 },
       feed: { publicUrl: "http://localhost:8080", pastMs: 90 * 24 * 3600 * 1000, key: undefined },
       logLevel: "info",
       storage: {
@@ -48,6 +48,7 @@ describe("configuration", () => {
         batchSize: 500,
         parallelPasses: 4,
         retentionMs: 365 * 24 * 3600 * 1000,
+        tombstoneRetentionMs: 30 * 24 * 3600 * 1000,
         cleanupIntervalMs: 3_600_000,
         cleanupBatchSize: 1000,
       },
@@ -176,7 +177,8 @@ describe("duration bounds", () => {
     assert.ok(durations.length >= 6);
     for (const s of durations) {
       assert.equal(refusal({ [s.name]: "0ms" }).variable, s.name, `${s.name} accepts 0ms`);
-      if (s.name === "RETENTION" || s.name === "FEED_PAST") continue; // ages, never timers
+      // ages, never timers
+      if (["RETENTION", "TOMBSTONE_RETENTION", "FEED_PAST"].includes(s.name)) continue;
       const tooLong = `${MAX_TIMER_MS + 1}ms`;
       assert.equal(refusal({ [s.name]: tooLong }).variable, s.name, `${s.name} accepts ${tooLong}`);
     }

@@ -18,6 +18,8 @@ export interface Config {
     port: number;
     /** How long stopping may take on SIGTERM; in-flight calls get most of it (app/shutdown.ts). */
     shutdownTimeoutMs: number;
+    /** How often an idle WatchEvents stream gets a heartbeat. */
+    watchHeartbeatMs: number;
   };
   feed: FeedSettings;
   logLevel: LogLevel;
@@ -79,6 +81,8 @@ export interface SchedulerConfig {
   batchSize: number;
   parallelPasses: number;
   retentionMs: number;
+  /** How long deletions are remembered for SyncEvents. */
+  tombstoneRetentionMs: number;
   cleanupIntervalMs: number;
   cleanupBatchSize: number;
 }
@@ -123,6 +127,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         host: read(env, "API_HOST"),
         port,
         shutdownTimeoutMs: read(env, "SHUTDOWN_TIMEOUT"),
+        watchHeartbeatMs: read(env, "WATCH_HEARTBEAT"),
       },
       feed: {
         publicUrl: read(env, "PUBLIC_URL") ?? `http://localhost:${port}`,
@@ -144,6 +149,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         batchSize: read(env, "SCHEDULER_BATCH_SIZE"),
         parallelPasses: read(env, "SCHEDULER_CONCURRENCY"),
         retentionMs: read(env, "RETENTION"),
+        tombstoneRetentionMs: read(env, "TOMBSTONE_RETENTION"),
         cleanupIntervalMs: read(env, "CLEANUP_INTERVAL"),
         cleanupBatchSize: read(env, "CLEANUP_BATCH_SIZE"),
       },

@@ -12,6 +12,7 @@ import { PostgresFeedStore } from "./postgres/feed_store.js";
 import { runMigrations } from "./postgres/migrate.js";
 import { PostgresEventStore } from "./postgres/postgres_store.js";
 import { type Clock, type EventStore, type ReminderStore, systemClock } from "./store.js";
+import type { TombstoneStore } from "./sync.js";
 
 export interface OpenedStore {
   store: EventStore;
@@ -19,6 +20,13 @@ export interface OpenedStore {
   reminders: ReminderStore;
   /** The iCalendar feed's credentials, in the same database. */
   feeds: FeedStore;
+  /** The sync tombstones, purged by the scheduler's cleanup. */
+  tombstones: TombstoneStore;
+  /**
+   * Set when other processes may write the same database (a PostgreSQL
+   * server): the api then LISTENs on it to learn of their changes.
+   */
+  sharedSql?: Sql;
   /** The pool behind a Postgres store, for other parts that need the database. */
   sql?: Sql;
   /** Releases everything opened here: the pool and the embedded database. */
@@ -33,7 +41,13 @@ export async function openEventStore(
   if (storage.kind === "memory") {
     const store = new MemoryEventStore({ clock });
     logger.warn("events are kept in memory and lost when the process exits (STORAGE=memory)");
-    return { store, reminders: store, feeds: new MemoryFeedStore(), close: () => store.close() };
+    return {
+      store,
+      reminders: store,
+      feeds: new MemoryFeedStore(),
+      tombstones: store,
+      close: () => store.close(),
+    };
   }
 
   const database = await openDatabase(storage, logger);
@@ -57,7 +71,9 @@ export async function openEventStore(
     store,
     reminders: store,
     feeds: new PostgresFeedStore(database.sql, { endIdleTransactions: !database.embedded }),
+    tombstones: store,
     sql: database.sql,
+    sharedSql: database.embedded ? undefined : database.sql,
     close: () => database.close(),
   };
 }

@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from "../../log/logger.js";
 import { MemoryEventStore } from "../../store/memory/memory_store.js";
 import type { EventStore } from "../../store/store.js";
 import { type ApiServerOptions, createApiServer } from "../server.js";
+import type { WatchSettings } from "../watch.js";
 
 export interface TestServer {
   url: string;
@@ -23,6 +24,7 @@ export async function startTestServer(
     store?: EventStore;
     logger?: Logger;
     shutdownTimeoutMs?: number;
+    watch?: Partial<WatchSettings>;
   } & Pick<ApiServerOptions, "feeds" | "feed" | "clock"> = {},
 ): Promise<TestServer> {
   const store = options.store ?? new MemoryEventStore({ clock: options.clock });
@@ -33,6 +35,7 @@ export async function startTestServer(
     store,
     logger: options.logger ?? silentLogger(),
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 2000,
+    watch: options.watch,
   });
   const url = await server.listen("127.0.0.1", 0);
   return { url, store, close: () => server.close() };

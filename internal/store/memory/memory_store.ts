@@ -20,8 +20,23 @@ import {
   type ReminderStore,
   systemClock,
 } from "../store.js";
+import type {
+  ChangePage,
+  EventChange,
+  ListCursor,
+  SyncPositionExpired,
+  SyncStore,
+  TombstoneStore,
+} from "../sync.js";
 
-export class MemoryEventStore implements EventStore, ReminderStore {
+/** A user's change log: the memory twin of sync_users and event_changes. */
+interface UserChanges {
+  last: number;
+  purgedThrough: number;
+  byEvent: Map<string, { change: number; deleted: boolean; at: Date }>;
+}
+
+export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, TombstoneStore {
   // userId -> eventId -> event. Events are copied in and out so callers can
   // never mutate what is stored.
   readonly #eventsByUser = new Map<string, Map<string, CalendarEvent>>();
@@ -33,6 +48,9 @@ export class MemoryEventStore implements EventStore, ReminderStore {
   // Reminders a dispatch is publishing right now: a concurrent dispatch must
   // not take them too (the memory twin of FOR UPDATE SKIP LOCKED).
   readonly #claimedReminders = new Set<string>();
+  // Change numbers are taken in the same synchronous stretch as the write,
+  // so they are in commit order by construction.
+  readonly #changesByUser = new Map<string, UserChanges>();
 
   constructor(options: { clock?: Clock } = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -63,6 +81,7 @@ export class MemoryEventStore implements EventStore, ReminderStore {
       version: 1,
     };
     events.set(id, event);
+    this.#recordChange(userId, id, false);
     return ok(copy(event));
   }
 
@@ -93,20 +112,28 @@ export class MemoryEventStore implements EventStore, ReminderStore {
       version: stored.version + 1,
     };
     events.set(id, updated);
+    this.#recordChange(userId, id, false);
     return ok(copy(updated));
   }
 
   async deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
     const deleted = this.#eventsByUser.get(userId)?.delete(id) ?? false;
     this.#settledReminders.delete(reminderKey(userId, id));
+    if (deleted) this.#recordChange(userId, id, true);
     return deleted ? ok(undefined) : err({ kind: "not_found", id });
   }
 
-  async listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]> {
+  async listEvents(
+    userId: string,
+    window: TimeWindow,
+    limit: number,
+    after?: ListCursor,
+  ): Promise<CalendarEvent[]> {
     const events = this.#eventsByUser.get(userId);
     if (!events) return [];
     return [...events.values()]
       .filter((event) => overlaps(event, window))
+      .filter((event) => after === undefined || byStartThenId(event, after) > 0)
       .sort(byStartThenId)
       .slice(0, limit)
       .map(copy);
@@ -167,8 +194,64 @@ export class MemoryEventStore implements EventStore, ReminderStore {
     for (const event of ended) {
       this.#eventsByUser.get(event.userId)?.delete(event.id);
       this.#settledReminders.delete(reminderKey(event.userId, event.id));
+      this.#recordChange(event.userId, event.id, true);
     }
     return ended.length;
+  }
+
+  async readChanges(
+    userId: string,
+    after: number,
+    limit: number,
+    mode: "full" | "incremental",
+  ): Promise<Result<ChangePage, SyncPositionExpired>> {
+    const log = this.#changesByUser.get(userId);
+    const last = log?.last ?? 0;
+    if (mode === "incremental" && (after < (log?.purgedThrough ?? 0) || after > last)) {
+      return err({ kind: "sync_position_expired" });
+    }
+    const pending = [...(log?.byEvent ?? [])]
+      .filter(([, entry]) => entry.change > after && (mode === "incremental" || !entry.deleted))
+      .sort(([, a], [, b]) => a.change - b.change);
+    const page = pending.slice(0, limit);
+    const changes = page.map(([id, entry]): EventChange => {
+      const event = this.#eventsByUser.get(userId)?.get(id);
+      if (entry.deleted || !event) return { kind: "delete", change: entry.change, id };
+      return { kind: "upsert", change: entry.change, event: copy(event) };
+    });
+    const complete = pending.length <= limit;
+    const position = complete ? Math.max(after, last) : (changes.at(-1)?.change ?? after);
+    return ok({ changes, position, complete });
+  }
+
+  async syncPosition(userId: string): Promise<number> {
+    return this.#changesByUser.get(userId)?.last ?? 0;
+  }
+
+  async purgeTombstones(cutoff: Date, limit: number): Promise<number> {
+    const old = [...this.#changesByUser]
+      .flatMap(([userId, log]) =>
+        [...log.byEvent]
+          .filter(([, entry]) => entry.deleted && entry.at < cutoff)
+          .map(([id, entry]) => ({ userId, log, id, entry })),
+      )
+      .sort((a, b) => a.entry.at.getTime() - b.entry.at.getTime())
+      .slice(0, limit);
+    for (const { log, id, entry } of old) {
+      log.byEvent.delete(id);
+      log.purgedThrough = Math.max(log.purgedThrough, entry.change);
+    }
+    return old.length;
+  }
+
+  #recordChange(userId: string, id: string, deleted: boolean): void {
+    let log = this.#changesByUser.get(userId);
+    if (!log) {
+      log = { last: 0, purgedThrough: 0, byEvent: new Map() };
+      this.#changesByUser.set(userId, log);
+    }
+    log.last += 1;
+    log.byEvent.set(id, { change: log.last, deleted, at: this.#clock() });
   }
 
   async ping(): Promise<void> {}
@@ -200,7 +283,10 @@ function findConflict(
     .sort(byStartThenId)[0];
 }
 
-function byStartThenId(a: CalendarEvent, b: CalendarEvent): number {
+function byStartThenId(
+  a: Pick<CalendarEvent, "start" | "id">,
+  b: Pick<CalendarEvent, "start" | "id">,
+): number {
   return a.start.getTime() - b.start.getTime() || compare(a.id, b.id);
 }
 

@@ -14,6 +14,7 @@ import { type DueReminder, StoreUnavailableError } from "../store.js";
 import { ManualClock, runEventStoreContract } from "../testing/contract.js";
 import { runFeedStoreContract } from "../testing/feed_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSyncStoreContract } from "../testing/sync_contract.js";
 import { connectWithRetry, DatabaseConnectError, serverPoolOptions } from "./connect.js";
 import { isConnectionError } from "./errors.js";
 import { PostgresFeedStore } from "./feed_store.js";
@@ -24,6 +25,7 @@ import { PostgresReminderStore } from "./reminder_store.js";
 import { instant } from "./rows.js";
 import { checkReminderPlans, seedPlanData } from "./testing/reminder_plans.js";
 import { runPostgresStoreChecks } from "./testing/store_checks.js";
+import { runSyncOrderingChecks } from "./testing/sync_ordering.js";
 import { TcpProxy } from "./testing/tcp_proxy.js";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -104,6 +106,15 @@ runFeedStoreContract("postgres (server)", async () => ({
 }));
 
 runPostgresStoreChecks("server", mainPool);
+
+runSyncStoreContract("postgres (server)", async (clock) => {
+  const store = new PostgresEventStore(await mainPool(), { clock });
+  return { store, dispose: async () => {} };
+});
+runSyncOrderingChecks("server", async (max) => {
+  await mainPool(); // migrates the schema
+  return pool(mainSchema, max);
+});
 
 // Dispatch and cleanup act on the whole table: the reminder contract gets a
 // schema of its own, emptied before each of its tests.
@@ -194,11 +205,11 @@ describe("migrations on a server", () => {
     // runners may share the work (one applies 0001, another 0002); what
     // matters is that each version is applied exactly once.
     const appliedBy = results.map((r) => r.applied);
-    assert.deepEqual(appliedBy.flat().sort(), [
-      "0001_events",
-      "0002_reminder_dispatch",
-      "0005_feed_secrets",
-    ]);
+    assert.deepEqual(
+      appliedBy.flat().sort(),
+      ["0001_events", "0002_reminder_dispatch", "0004_sync", "0005_feed_secrets"],
+      JSON.stringify(appliedBy),
+    );
 
     const [first] = runners;
     assert.ok(first);
@@ -208,14 +219,17 @@ describe("migrations on a server", () => {
     assert.deepEqual(recorded.map((row) => row.name).sort(), [
       "0001_events",
       "0002_reminder_dispatch",
+      "0004_sync",
       "0005_feed_secrets",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
     assert.deepEqual(await tables(first), [
+      "event_changes",
       "events",
       "feed_key",
       "feed_secrets",
       "schema_migrations",
+      "sync_users",
     ]);
   });
 
@@ -590,7 +604,7 @@ describe("reminder dispatch on a server", () => {
               ${instant(sql, new Date("2026-09-01T16:00:00Z"))}, 9000000,
               ${instant(sql, new Date("2026-09-01T12:30:00Z"))}, now(), now(), now(), 1)`;
     assert.deepEqual(await runMigrations(sql, logger), {
-      applied: ["0002_reminder_dispatch", "0005_feed_secrets"],
+      applied: ["0002_reminder_dispatch", "0004_sync", "0005_feed_secrets"],
     });
     const store = new PostgresReminderStore(sql);
     const titles: string[] = [];

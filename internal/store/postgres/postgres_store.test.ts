@@ -17,6 +17,7 @@ import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
 import { runFeedStoreContract } from "../testing/feed_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSyncStoreContract } from "../testing/sync_contract.js";
 import {
   connectWithRetry,
   type Database,
@@ -82,6 +83,11 @@ runFeedStoreContract("postgres (embedded PGlite)", async () => {
     feeds: new PostgresFeedStore(database.sql, { endIdleTransactions: false }),
     dispose: async () => {},
   };
+});
+
+runSyncStoreContract("postgres (embedded PGlite)", async (clock) => {
+  const { database } = await sharedDatabase();
+  return { store: new PostgresEventStore(database.sql, { clock }), dispose: async () => {} };
 });
 
 runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).database.sql);
