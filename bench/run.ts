@@ -2,7 +2,7 @@
 // local PostgreSQL and RabbitMQ. Progress on stderr, the table on stdout, the
 // same figures as JSON in bench/results/<timestamp>.json.
 //
-//   --parts api,data,reminders   which parts to run (default: all)
+//   --parts api,data,reminders,feed   which parts to run (default: all)
 //   --duration 3 --warmup 1      seconds per cell, after a warm-up
 //   --concurrency 1,16,64        API concurrencies
 //   --methods ListDayEvents      API methods (default: all four)
@@ -21,14 +21,15 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { type ApiReport, type ClientKind, METHODS, type Method, runApiBench } from "./api.js";
 import { type DataSizeReport, runDataSizeBench } from "./data_size.js";
+import { type FeedReport, runFeedBench } from "./feed.js";
 import { formatCores, type RemindersReport, runRemindersBench } from "./reminders.js";
 import { createDatabase, progress, runId, startApi, startReference } from "./setup.js";
-import { fmt, ratio } from "./stats.js";
+import { type CellResult, fmt, ratio } from "./stats.js";
 import { runSyncBench, type SyncReport } from "./sync.js";
 
 const { values: flags } = parseArgs({
   options: {
-    parts: { type: "string", default: "api,data,reminders,sync" },
+    parts: { type: "string", default: "api,data,reminders,sync,feed" },
     duration: { type: "string", default: "3" },
     warmup: { type: "string", default: "1" },
     concurrency: { type: "string", default: "1,16,64" },
@@ -83,6 +84,7 @@ interface Results {
   api?: ApiReport;
   dataSize?: DataSizeReport;
   reminders?: RemindersReport;
+  feed?: FeedReport;
   sync?: SyncReport;
   targets: { target: string; value: string; met: boolean }[];
 }
@@ -190,6 +192,10 @@ async function main(): Promise<Results> {
       false,
       " events/s",
     );
+  }
+  if (parts.has("feed")) {
+    results.feed = await runFeedBench(DATABASE_URL, load);
+    target("feed GET p50, 1,000 events", results.feed.full.p50Ms, 100, true, " ms");
   }
   return results;
 }
@@ -478,6 +484,29 @@ function print(results: Results): void {
             `${fmt(sy.fullSyncEventsPerSecond, 0)} events/s`,
           ],
           ["incremental SyncEvents of 100 changes", "", "", `${fmt(sy.incrementalSyncMs, 1)} ms`],
+        ],
+      ),
+    );
+  }
+  if (results.feed) {
+    const feed = results.feed;
+    const cell = (what: string, c: CellResult) => [
+      what,
+      "",
+      "",
+      `p50 ${fmt(c.p50Ms, 2)} / p99 ${fmt(c.p99Ms, 2)} ms (${c.count} calls, ${c.errors} errors)`,
+    ];
+    out.push(
+      "",
+      `iCalendar feed: ${feed.events} events, ${feed.series} series, ${fmt(feed.bytes / 1024, 0)} KiB`,
+    );
+    out.push(
+      table(
+        ["what", "", "", "value"],
+        [
+          cell("GET, whole feed (api + Postgres + rendering)", feed.full),
+          cell("GET with If-None-Match (304)", feed.notModified),
+          cell("rendering alone (renderFeed, in process)", feed.render),
         ],
       ),
     );

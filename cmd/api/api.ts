@@ -44,6 +44,12 @@ export async function startApi(
       ...extras,
       store: shared ? publishingStore(opened.store, changeAnnouncer(shared, logger)) : opened.store,
       changes,
+      feeds: opened.feeds,
+      feed: {
+        publicUrl: config.feed.publicUrl,
+        pastMs: config.feed.pastMs,
+        key: config.feed.key,
+      },
       logger,
       shutdownTimeoutMs: inFlightGraceMs(config.api.shutdownTimeoutMs),
       watchHeartbeatMs: config.api.watchHeartbeatMs,

@@ -23,12 +23,16 @@ import { calendarWindow, type WindowKind } from "../domain/window.js";
 import type { EventStore } from "../store/store.js";
 import { kUserId } from "./context.js";
 import { connectErrorFrom } from "./errors.js";
+import type { InteropHandlers } from "./interop_handlers.js";
 import { draftFromProto, eventToProto } from "./mapping.js";
 
 /** Most events one list response carries; a fuller window is an error, never a silent cut. */
 export const MAX_LISTED_EVENTS = 10_000;
 
-export function calendarService(store: EventStore): ServiceImpl<typeof CalendarService> {
+export function calendarService(
+  store: EventStore,
+  interop: InteropHandlers,
+): ServiceImpl<typeof CalendarService> {
   const list = async (kind: WindowKind, date: string, timeZone: string, ctx: HandlerContext) => {
     const window = unwrap(calendarWindow(kind, date, timeZone));
     const events = await store.listEvents(userOf(ctx), window, MAX_LISTED_EVENTS + 1);
@@ -39,6 +43,8 @@ export function calendarService(store: EventStore): ServiceImpl<typeof CalendarS
   };
 
   return {
+    ...interop,
+
     async createEvent(req, ctx) {
       const event = required(req.event, "event");
       const id = event.id === "" ? randomUUID() : unwrap(validateEventId("event.id", event.id));
@@ -105,7 +111,7 @@ function prefixField<T>(prefix: string, result: Result<T, DomainError>): Result<
   return { ok: false, error: { ...result.error, field: prefix + result.error.field } };
 }
 
-function unwrap<T>(result: Result<T, DomainError>): T {
+export function unwrap<T>(result: Result<T, DomainError>): T {
   if (!result.ok) throw connectErrorFrom(result.error);
   return result.value;
 }
@@ -115,7 +121,7 @@ function required<T>(value: T | undefined, field: string): T {
   return value;
 }
 
-function userOf(ctx: HandlerContext): string {
+export function userOf(ctx: HandlerContext): string {
   const userId = ctx.values.get(kUserId);
   // The requireUserId interceptor guarantees it; reaching this is a wiring bug.
   if (userId === undefined)

@@ -30,7 +30,10 @@ import { MAX_REQUEST_BYTES } from "./limits.js";
  * within the size limit (larger bodies are left to Connect's
  * RESOURCE_EXHAUSTED).
  */
-export function refuseUndecodableBinary(handler: UniversalHandler): UniversalHandler {
+export function refuseUndecodableBinary(
+  handler: UniversalHandler,
+  maxBytes: number = MAX_REQUEST_BYTES,
+): UniversalHandler {
   // A stream of requests (server reflection) is a conversation: reading it
   // to the end before answering would stall the client waiting for replies.
   const kind = handler.method.methodKind;
@@ -48,7 +51,7 @@ export function refuseUndecodableBinary(handler: UniversalHandler): UniversalHan
     if (framing.binary && framing.protocol !== "grpc-web" && !compressed) {
       return relabelDecodingError(await handler(req), framing, schema);
     }
-    return handler({ ...req, body: checkedBody(body, framing, schema, req.header) });
+    return handler({ ...req, body: checkedBody(body, framing, schema, req.header, maxBytes) });
   };
   return Object.assign(checked, handler);
 }
@@ -148,6 +151,7 @@ async function* checkedBody(
   framing: BodyFraming,
   schema: DescMessage,
   header: Headers,
+  maxBytes: number,
 ): AsyncIterable<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -155,11 +159,17 @@ async function* checkedBody(
   for (let next = await it.next(); !next.done; next = await it.next()) {
     chunks.push(next.value);
     size += next.value.byteLength;
-    if (size > MAX_REQUEST_BYTES + 5) {
+    if (size > maxBytes + 5) {
       // Too large anyway: Connect refuses it, but decodes the envelopes
       // before the one that does not fit.
       if (framing.enveloped) {
-        checkEnvelopes(Buffer.concat(chunks), schema, framing.binary, header.get("grpc-encoding"));
+        checkEnvelopes(
+          Buffer.concat(chunks),
+          schema,
+          framing.binary,
+          header.get("grpc-encoding"),
+          maxBytes,
+        );
       }
       yield* chunks;
       yield* { [Symbol.asyncIterator]: () => it };
@@ -168,10 +178,10 @@ async function* checkedBody(
   }
   const bytes = Buffer.concat(chunks);
   if (framing.enveloped) {
-    checkEnvelopes(bytes, schema, framing.binary, header.get("grpc-encoding"));
+    checkEnvelopes(bytes, schema, framing.binary, header.get("grpc-encoding"), maxBytes);
   } else {
     const encoding = header.get("content-encoding");
-    const data = isIdentity(encoding) ? bytes : decompress(bytes, encoding);
+    const data = isIdentity(encoding) ? bytes : decompress(bytes, encoding, maxBytes);
     // Connect's own JSON errors are fine in a Connect (JSON) error body.
     if (data !== undefined && framing.binary) decodeOrRefuse(schema, data, true);
   }
@@ -183,6 +193,7 @@ function checkEnvelopes(
   schema: DescMessage,
   binary: boolean,
   encoding: string | null,
+  maxBytes: number,
 ): void {
   // Incomplete envelopes are left to Connect, which refuses them itself.
   for (let at = 0; at + 5 <= bytes.length; ) {
@@ -191,7 +202,7 @@ function checkEnvelopes(
     if (end > bytes.length) return;
     let data: Uint8Array = bytes.subarray(at + 5, end);
     if (flags & 0b1) {
-      const decompressed = decompress(data, encoding);
+      const decompressed = decompress(data, encoding, maxBytes);
       if (decompressed === undefined) return; // too large: Connect says so
       data = decompressed;
     }
@@ -200,8 +211,12 @@ function checkEnvelopes(
   }
 }
 
-function decompress(data: Uint8Array, encoding: string | null): Uint8Array | undefined {
-  const options = { maxOutputLength: MAX_REQUEST_BYTES };
+function decompress(
+  data: Uint8Array,
+  encoding: string | null,
+  maxBytes: number,
+): Uint8Array | undefined {
+  const options = { maxOutputLength: maxBytes };
   try {
     if (encoding === "gzip") return gunzipSync(data, options);
     if (encoding === "br") return brotliDecompressSync(data, options);

@@ -20,14 +20,21 @@ import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/r
 import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { type ChangeFeed, LocalChangeFeed } from "../changes/feed.js";
 import { publishingStore } from "../changes/publishing_store.js";
+import { FeedCredentials } from "../interop/feed_credentials.js";
+import { registerFeedRoute } from "../interop/feed_route.js";
+import { registerImportRoute } from "../interop/import_route.js";
 import type { Logger } from "../log/logger.js";
+import type { FeedStore } from "../store/feed_store.js";
+import { MemoryFeedStore } from "../store/memory/memory_feed_store.js";
 import type { EventStore } from "../store/store.js";
+import { type Clock, systemClock } from "../store/store.js";
 import { calendarService } from "./calendar_service.js";
 import { type CallInfo, kCallInfo, protocolOf } from "./context.js";
 import { healthService, registerHealthRoutes, storeReadiness } from "./health.js";
 import { hideUnexpectedErrors } from "./interceptors/hide_unexpected_errors.js";
 import { observeCalls } from "./interceptors/observe_calls.js";
 import { requireUserId } from "./interceptors/require_user_id.js";
+import { interopHandlers, MAX_ICS_BYTES } from "./interop_handlers.js";
 import { MAX_REQUEST_BYTES } from "./limits.js";
 import { codeName, createRpcMetrics } from "./metrics.js";
 import { createOnePortServer } from "./one_port.js";
@@ -40,6 +47,11 @@ import { createWatchMetrics, DEFAULT_WATCH_SETTINGS, type WatchSettings } from "
 const fastifyMetrics = fastifyMetricsModule.default;
 
 export { MAX_REQUEST_BYTES } from "./limits.js";
+
+/** ImportEvents' body limit: the file, and room for JSON escaping of it. */
+const MAX_IMPORT_REQUEST_BYTES = Math.ceil(MAX_ICS_BYTES * 1.25);
+
+const DEFAULT_FEED_PAST_MS = 90 * 86_400_000;
 
 /** The request decoration that carries a call's CallInfo to the onResponse hook. */
 const CALL_INFO = "calCallInfo";
@@ -68,6 +80,17 @@ export interface ApiServerOptions {
    * server costs per call; `cal_service` itself adds nothing.
    */
   extraRoutes?: (router: ConnectRouter) => void;
+  /** The iCalendar feed's credentials; default: kept in memory. */
+  feeds?: FeedStore;
+  feed?: {
+    /** Base of feed URLs; default: the URL the server listens on. */
+    publicUrl?: string;
+    /** Default: 90 days. */
+    pastMs?: number;
+    /** FEED_KEY; default: the key kept by `feeds`. */
+    key?: string;
+  };
+  clock?: Clock;
 }
 
 export interface ApiServer {
@@ -90,6 +113,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     store = publishingStore(store, local);
     changes = local;
   }
+  const feeds = options.feeds ?? new MemoryFeedStore();
+  const clock = options.clock ?? systemClock;
+  let listenedUrl = "http://localhost";
+  const credentials = new FeedCredentials(
+    feeds,
+    () => options.feed?.publicUrl ?? listenedUrl,
+    options.feed?.key,
+  );
   let shuttingDown = false;
   // Aborted as soon as close() is called: open watches end with UNAVAILABLE
   // at once (they would otherwise run until the grace period is over).
@@ -151,6 +182,15 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     () => shuttingDown,
   );
   registerHealthRoutes(app, readiness);
+  registerFeedRoute(app, {
+    store,
+    feeds,
+    credentials,
+    pastMs: options.feed?.pastMs ?? DEFAULT_FEED_PAST_MS,
+    clock,
+    logger,
+  });
+  await registerImportRoute(app, { store, logger });
 
   await app.register(async (rpc) => {
     // RPCs are timed by rpc_duration_seconds (by method and code); timing
@@ -160,7 +200,17 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     });
     await rpc.register(fastifyConnectPlugin, {
       routes: (router: ConnectRouter) => {
-        router.service(CalendarService, calendarService(store));
+        const calendar = calendarService(store, interopHandlers(store, credentials, clock));
+        router.service(CalendarService, calendar);
+        // ImportEvents carries a whole .ics file: a larger body limit than
+        // every other call, for this method alone.
+        const importAt = router.handlers.findIndex(
+          (handler) => handler.method === CalendarService.method.importEvents,
+        );
+        router.handlers.splice(importAt, 1);
+        router.rpc(CalendarService.method.importEvents, calendar.importEvents, {
+          readMaxBytes: MAX_IMPORT_REQUEST_BYTES,
+        });
         router.service(
           CalendarSyncService,
           calendarSyncService({
@@ -187,7 +237,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         router.handlers.splice(
           0,
           router.handlers.length,
-          ...router.handlers.map(refuseUndecodableBinary),
+          ...router.handlers.map((handler) =>
+            refuseUndecodableBinary(
+              handler,
+              handler.method === CalendarService.method.importEvents
+                ? MAX_IMPORT_REQUEST_BYTES
+                : MAX_REQUEST_BYTES,
+            ),
+          ),
         );
       },
       interceptors: [
@@ -234,7 +291,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       if (address === null || typeof address === "string")
         throw new Error("api is not listening on TCP");
       const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
-      return `http://${shownHost}:${address.port}`;
+      listenedUrl = `http://${shownHost}:${address.port}`;
+      return listenedUrl;
     },
     async close() {
       shuttingDown = true;

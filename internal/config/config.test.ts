@@ -19,6 +19,7 @@ describe("configuration", () => {
     assert.ok(config.ok);
     assert.deepEqual(config.value, {
       api: { host: "0.0.0.0", port: 8080, shutdownTimeoutMs: 10_000, watchHeartbeatMs: 15_000 },
+      feed: { publicUrl: "http://localhost:8080", pastMs: 90 * 24 * 3600 * 1000, key: undefined },
       logLevel: "info",
       logFormat: "auto",
       storage: {
@@ -53,6 +54,29 @@ describe("configuration", () => {
         cleanupBatchSize: 1000,
       },
     });
+  });
+
+  it("builds feed URLs on PUBLIC_URL, by default the api's own port", () => {
+    const defaults = loadConfig({ API_PORT: "9090" });
+    assert.ok(defaults.ok);
+    assert.equal(defaults.value.feed.publicUrl, "http://localhost:9090");
+    const set = loadConfig({
+      PUBLIC_URL: "https://cal.example.com/api/",
+      FEED_PAST: "30d",
+      FEED_KEY: "k".repeat(32),
+    });
+    assert.ok(set.ok);
+    assert.deepEqual(set.value.feed, {
+      publicUrl: "https://cal.example.com/api",
+      pastMs: 30 * 24 * 3600 * 1000,
+      key: "k".repeat(32),
+    });
+    assert.equal(refusal({ PUBLIC_URL: "ftp://cal.example.com" }).variable, "PUBLIC_URL");
+    assert.equal(refusal({ PUBLIC_URL: "https://cal.example.com/?x=1" }).variable, "PUBLIC_URL");
+    const shortKey = refusal({ FEED_KEY: "short-secret" });
+    assert.equal(shortKey.variable, "FEED_KEY");
+    // A key is never echoed back.
+    assert.ok(!shortKey.message.includes("short-secret"));
   });
 
   it("reads every queue variable", () => {
@@ -154,7 +178,8 @@ describe("duration bounds", () => {
     assert.ok(durations.length >= 6);
     for (const s of durations) {
       assert.equal(refusal({ [s.name]: "0ms" }).variable, s.name, `${s.name} accepts 0ms`);
-      if (s.name === "RETENTION" || s.name === "TOMBSTONE_RETENTION") continue; // ages, never timers
+      // ages, never timers
+      if (["RETENTION", "TOMBSTONE_RETENTION", "FEED_PAST"].includes(s.name)) continue;
       const tooLong = `${MAX_TIMER_MS + 1}ms`;
       assert.equal(refusal({ [s.name]: tooLong }).variable, s.name, `${s.name} accepts ${tooLong}`);
     }

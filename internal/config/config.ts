@@ -23,11 +23,22 @@ export interface Config {
     /** How often an idle WatchEvents stream gets a heartbeat. */
     watchHeartbeatMs: number;
   };
+  feed: FeedSettings;
   logLevel: LogLevel;
   logFormat: LogFormat;
   storage: StorageConfig;
   queue: QueueConfig;
   scheduler: SchedulerConfig;
+}
+
+/** The iCalendar subscription feed. */
+export interface FeedSettings {
+  /** Base of the feed URLs handed out: what calendar apps reach the api at. */
+  publicUrl: string;
+  /** The feed holds events that ended less than this long ago, and all later ones. */
+  pastMs: number;
+  /** Key feed secrets are derived with; undefined: a key kept in the database. */
+  key: string | undefined;
 }
 
 export type StorageConfig =
@@ -113,12 +124,18 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
             connectTimeoutMs: read(env, "DB_CONNECT_TIMEOUT"),
             poolMax: read(env, "DB_POOL_MAX"),
           };
+    const port = read(env, "API_PORT");
     return ok({
       api: {
         host: read(env, "API_HOST"),
-        port: read(env, "API_PORT"),
+        port,
         shutdownTimeoutMs: read(env, "SHUTDOWN_TIMEOUT"),
         watchHeartbeatMs: read(env, "WATCH_HEARTBEAT"),
+      },
+      feed: {
+        publicUrl: read(env, "PUBLIC_URL") ?? `http://localhost:${port}`,
+        pastMs: read(env, "FEED_PAST"),
+        key: read(env, "FEED_KEY"),
       },
       logLevel: read(env, "LOG_LEVEL"),
       logFormat: read(env, "LOG_FORMAT"),

@@ -137,3 +137,36 @@ export function amqpName(): Parser<string> {
     },
   };
 }
+
+/** An http(s) base URL without query or fragment, parsed without a trailing slash. */
+export function baseUrl(example: string): Parser<string> {
+  return {
+    accepts: "an http:// or https:// URL without ?query or #fragment",
+    parse(value) {
+      let parsed: URL;
+      try {
+        parsed = new URL(value);
+      } catch {
+        return err(`must be a URL such as ${example} ${got(value)}`);
+      }
+      if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+        return err(`must start with http:// or https:// ${got(value)}`);
+      }
+      if (parsed.search !== "" || parsed.hash !== "") {
+        return err(`must have no ?query or #fragment ${got(value)}`);
+      }
+      return ok(parsed.toString().replace(/\/+$/, ""));
+    },
+  };
+}
+
+/** A secret of at least `minLength` characters; a bad one is never echoed. */
+export function secret(minLength: number): Parser<string> {
+  return {
+    accepts: `at least ${minLength} characters`,
+    parse: (value) =>
+      value.length >= minLength
+        ? ok(value)
+        : err(`must be at least ${minLength} characters long (the value is not shown)`),
+  };
+}

@@ -5,12 +5,14 @@
 // compose.yaml check all read this table.
 import {
   amqpName,
+  baseUrl,
   bool,
   duration,
   integer,
   oneOf,
   type Parser,
   port,
+  secret,
   text,
   url,
 } from "./parsers.js";
@@ -48,6 +50,22 @@ export const settings = {
     default: "10s",
     parser: duration(1 * SECOND, 10 * MINUTE),
     doc: "On SIGTERM/SIGINT, how long stopping may take: in-flight calls get all of it but the last 2s (half, below 4s), kept for closing connections.",
+  },
+  PUBLIC_URL: {
+    default: undefined,
+    parser: baseUrl("https://calendar.example.com"),
+    doc: "Base URL calendar apps reach the api at (behind a proxy: its public https URL); feed URLs start with it. Unset: http://localhost:<API_PORT>.",
+  },
+  // An age compared with timestamps, never a timer.
+  FEED_PAST: {
+    default: "90d",
+    parser: duration(1 * HOUR, 3650 * DAY, { usedAsTimer: false }),
+    doc: "The iCalendar feed holds events that ended less than this long ago, and every later one.",
+  },
+  FEED_KEY: {
+    default: undefined,
+    parser: secret(32),
+    doc: "Key feed URL secrets are derived with. Unset: a random key kept in the database (then a copy of the database is enough to rebuild feed URLs).",
   },
   // Below 1 s idle streams would cost a read and a message per second each.
   WATCH_HEARTBEAT: {

@@ -4,8 +4,11 @@
 import type { Sql } from "postgres";
 import type { StorageConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
+import type { FeedStore } from "./feed_store.js";
+import { MemoryFeedStore } from "./memory/memory_feed_store.js";
 import { MemoryEventStore } from "./memory/memory_store.js";
 import { openDatabase, type PostgresStorage } from "./postgres/connect.js";
+import { PostgresFeedStore } from "./postgres/feed_store.js";
 import { runMigrations } from "./postgres/migrate.js";
 import { PostgresEventStore } from "./postgres/postgres_store.js";
 import { type Clock, type EventStore, type ReminderStore, systemClock } from "./store.js";
@@ -15,6 +18,8 @@ export interface OpenedStore {
   store: EventStore;
   /** The scheduler's view of the same data. */
   reminders: ReminderStore;
+  /** The iCalendar feed's credentials, in the same database. */
+  feeds: FeedStore;
   /** The sync tombstones, purged by the scheduler's cleanup. */
   tombstones: TombstoneStore;
   /**
@@ -36,7 +41,13 @@ export async function openEventStore(
   if (storage.kind === "memory") {
     const store = new MemoryEventStore({ clock });
     logger.warn("events are kept in memory and lost when the process exits (STORAGE=memory)");
-    return { store, reminders: store, tombstones: store, close: () => store.close() };
+    return {
+      store,
+      reminders: store,
+      feeds: new MemoryFeedStore(),
+      tombstones: store,
+      close: () => store.close(),
+    };
   }
 
   const database = await openDatabase(storage, logger);
@@ -59,6 +70,7 @@ export async function openEventStore(
   return {
     store,
     reminders: store,
+    feeds: new PostgresFeedStore(database.sql, { endIdleTransactions: !database.embedded }),
     tombstones: store,
     sql: database.sql,
     sharedSql: database.embedded ? undefined : database.sql,

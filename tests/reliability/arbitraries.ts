@@ -250,7 +250,13 @@ export type MethodName =
   | "DeleteEvent"
   | "ListDayEvents"
   | "ListWeekEvents"
-  | "ListMonthEvents";
+  | "ListMonthEvents"
+  | "GetFeedUrl"
+  | "RotateFeedUrl"
+  | "ImportEvents"
+  | "GetFreeBusy";
+
+const seconds = (ms: number) => ({ seconds: BigInt(Math.trunc(ms / 1000)) });
 
 export const METHOD_NAMES: MethodName[] = CalendarService.methods.map((m) => m.name as MethodName);
 
@@ -273,6 +279,19 @@ export function requestArb(method: MethodName): fc.Arbitrary<Record<string, unkn
     case "GetEvent":
     case "DeleteEvent":
       return fc.record({ id: idArb });
+    case "GetFeedUrl":
+    case "RotateFeedUrl":
+      return fc.constant({});
+    case "ImportEvents":
+      return fc.record({
+        ics: fc.oneof(hostileString(), fc.constant("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")),
+      });
+    case "GetFreeBusy":
+      return fc.record({
+        timeMin: fc.option(fc.integer({ min: -1e12, max: 1e12 }).map(seconds), { nil: undefined }),
+        timeMax: fc.option(fc.integer({ min: -1e12, max: 1e12 }).map(seconds), { nil: undefined }),
+        timeZone: timeZoneArb,
+      });
     default:
       return fc.record({ date: dateArb, timeZone: timeZoneArb });
   }

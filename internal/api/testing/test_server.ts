@@ -10,7 +10,7 @@ import {
 import { type Logger, silentLogger } from "../../log/logger.js";
 import { MemoryEventStore } from "../../store/memory/memory_store.js";
 import type { EventStore } from "../../store/store.js";
-import { createApiServer } from "../server.js";
+import { type ApiServerOptions, createApiServer } from "../server.js";
 import type { WatchSettings } from "../watch.js";
 
 export interface TestServer {
@@ -25,10 +25,13 @@ export async function startTestServer(
     logger?: Logger;
     shutdownTimeoutMs?: number;
     watch?: Partial<WatchSettings>;
-  } = {},
+  } & Pick<ApiServerOptions, "feeds" | "feed" | "clock"> = {},
 ): Promise<TestServer> {
-  const store = options.store ?? new MemoryEventStore();
+  const store = options.store ?? new MemoryEventStore({ clock: options.clock });
   const server = await createApiServer({
+    feeds: options.feeds,
+    feed: options.feed,
+    clock: options.clock,
     store,
     logger: options.logger ?? silentLogger(),
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 2000,
@@ -64,4 +67,13 @@ export function clientFor<S extends DescService>(
     return next(req);
   };
   return createClient(service, transport(baseUrl, [asUser]));
+}
+
+/** One of `protocols`, by name (a missing name is a typo in the test). */
+export function protocolNamed(
+  name: string,
+): (baseUrl: string, interceptors: Interceptor[]) => Transport {
+  const protocol = protocols[name];
+  if (!protocol) throw new Error(`no protocol named ${name}`);
+  return protocol;
 }

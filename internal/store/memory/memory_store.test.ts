@@ -1,6 +1,8 @@
 import { runEventStoreContract } from "../testing/contract.js";
+import { runFeedStoreContract } from "../testing/feed_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
+import { MemoryFeedStore } from "./memory_feed_store.js";
 import { MemoryEventStore } from "./memory_store.js";
 
 runEventStoreContract("memory", async (clock) => {
@@ -12,6 +14,11 @@ runReminderStoreContract("memory", async (clock) => {
   const store = new MemoryEventStore({ clock });
   return { events: store, reminders: store, dispose: () => store.close() };
 });
+
+runFeedStoreContract("memory", async () => ({
+  feeds: new MemoryFeedStore(),
+  dispose: async () => {},
+}));
 
 runSyncStoreContract("memory", async (clock) => {
   const store = new MemoryEventStore({ clock });

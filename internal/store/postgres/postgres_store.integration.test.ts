@@ -12,10 +12,12 @@ import postgres, { type Sql } from "postgres";
 import { silentLogger } from "../../log/logger.js";
 import { type DueReminder, StoreUnavailableError } from "../store.js";
 import { ManualClock, runEventStoreContract } from "../testing/contract.js";
+import { runFeedStoreContract } from "../testing/feed_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
 import { connectWithRetry, DatabaseConnectError, serverPoolOptions } from "./connect.js";
 import { isConnectionError } from "./errors.js";
+import { PostgresFeedStore } from "./feed_store.js";
 import { type Migration, MigrationError, runMigrations } from "./migrate.js";
 import { migration0001 } from "./migrations/0001_events.js";
 import { PostgresEventStore } from "./postgres_store.js";
@@ -97,6 +99,11 @@ runEventStoreContract("postgres (server)", async (clock) => {
   // The pool is shared with the tests below and ended in the root after hook.
   return { store, dispose: async () => {} };
 });
+
+runFeedStoreContract("postgres (server)", async () => ({
+  feeds: new PostgresFeedStore(await mainPool()),
+  dispose: async () => {},
+}));
 
 runPostgresStoreChecks("server", mainPool);
 
@@ -200,7 +207,7 @@ describe("migrations on a server", () => {
     const appliedBy = results.map((r) => r.applied);
     assert.deepEqual(
       appliedBy.flat().sort(),
-      ["0001_events", "0002_reminder_dispatch", "0004_sync"],
+      ["0001_events", "0002_reminder_dispatch", "0004_sync", "0005_feed_secrets"],
       JSON.stringify(appliedBy),
     );
 
@@ -213,11 +220,14 @@ describe("migrations on a server", () => {
       "0001_events",
       "0002_reminder_dispatch",
       "0004_sync",
+      "0005_feed_secrets",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
     assert.deepEqual(await tables(first), [
       "event_changes",
       "events",
+      "feed_key",
+      "feed_secrets",
       "schema_migrations",
       "sync_users",
     ]);
@@ -594,7 +604,7 @@ describe("reminder dispatch on a server", () => {
               ${instant(sql, new Date("2026-09-01T16:00:00Z"))}, 9000000,
               ${instant(sql, new Date("2026-09-01T12:30:00Z"))}, now(), now(), now(), 1)`;
     assert.deepEqual(await runMigrations(sql, logger), {
-      applied: ["0002_reminder_dispatch", "0004_sync"],
+      applied: ["0002_reminder_dispatch", "0004_sync", "0005_feed_secrets"],
     });
     const store = new PostgresReminderStore(sql);
     const titles: string[] = [];

@@ -15,6 +15,7 @@ import { silentLogger } from "../../log/logger.js";
 import { capturingLogger } from "../../log/testing/capturing_logger.js";
 import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
+import { runFeedStoreContract } from "../testing/feed_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
 import {
@@ -25,6 +26,7 @@ import {
   serverPoolOptions,
 } from "./connect.js";
 import { DataDirInUseError } from "./dir_lock.js";
+import { PostgresFeedStore } from "./feed_store.js";
 import { runMigrations } from "./migrate.js";
 import { migrations } from "./migrations/index.js";
 import { PostgresEventStore } from "./postgres_store.js";
@@ -71,6 +73,14 @@ runEventStoreContract("postgres (embedded PGlite)", async (clock) => {
   const { database } = await sharedDatabase();
   return {
     store: new PostgresEventStore(database.sql, { clock, endIdleTransactions: false }),
+    dispose: async () => {},
+  };
+});
+
+runFeedStoreContract("postgres (embedded PGlite)", async () => {
+  const { database } = await sharedDatabase();
+  return {
+    feeds: new PostgresFeedStore(database.sql, { endIdleTransactions: false }),
     dispose: async () => {},
   };
 });
