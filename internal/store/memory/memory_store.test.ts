@@ -1,5 +1,6 @@
 import { runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSeriesContract } from "../testing/series_contract.js";
 import { MemoryEventStore } from "./memory_store.js";
 
 runEventStoreContract("memory", async (clock) => {
@@ -8,6 +9,11 @@ runEventStoreContract("memory", async (clock) => {
 });
 
 runReminderStoreContract("memory", async (clock) => {
+  const store = new MemoryEventStore({ clock });
+  return { events: store, reminders: store, dispose: () => store.close() };
+});
+
+runSeriesContract("memory", async (clock) => {
   const store = new MemoryEventStore({ clock });
   return { events: store, reminders: store, dispose: () => store.close() };
 });
