@@ -21,6 +21,7 @@ import {
   sameFields,
   type TimeWindow,
 } from "../../domain/event.js";
+import { occurrenceOf } from "../../domain/occurrence.js";
 import {
   occurrenceId,
   parseOccurrenceId,
@@ -415,25 +416,6 @@ function findEvent(events: Map<string, StoredEvent>, id: string): Found | undefi
     event: occurrenceOf(series, occurrence.originalStart),
     series,
     originalStart: occurrence.originalStart,
-  };
-}
-
-/** A generated (not stored) occurrence of `series`. */
-function occurrenceOf(series: StoredEvent, originalStart: Date): StoredEvent {
-  return {
-    id: occurrenceId(series.id, originalStart),
-    userId: series.userId,
-    title: series.title,
-    start: new Date(originalStart),
-    durationMs: series.durationMs,
-    description: series.description,
-    notifyBeforeMs: series.notifyBeforeMs,
-    ...(series.timeZone === undefined ? {} : { timeZone: series.timeZone }),
-    recurringEventId: series.id,
-    originalStart: new Date(originalStart),
-    createdAt: series.createdAt,
-    updatedAt: series.updatedAt,
-    version: series.version,
   };
 }
 

@@ -13,6 +13,7 @@ import { silentLogger } from "../../log/logger.js";
 import { type DueReminder, StoreUnavailableError } from "../store.js";
 import { ManualClock, runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSeriesContract } from "../testing/series_contract.js";
 import { connectWithRetry, DatabaseConnectError, serverPoolOptions } from "./connect.js";
 import { isConnectionError } from "./errors.js";
 import { type Migration, MigrationError, runMigrations } from "./migrate.js";
@@ -97,6 +98,11 @@ runEventStoreContract("postgres (server)", async (clock) => {
 });
 
 runPostgresStoreChecks("server", mainPool);
+
+runSeriesContract("postgres (server)", async (clock) => {
+  const store = new PostgresEventStore(await mainPool(), { clock });
+  return { events: store, reminders: store, dispose: async () => {} };
+});
 
 // Dispatch and cleanup act on the whole table: the reminder contract gets a
 // schema of its own, emptied before each of its tests.
@@ -185,7 +191,11 @@ describe("migrations on a server", () => {
     const results = await Promise.all(runners.map((sql) => runMigrations(sql, logger)));
     const appliedBy = results.map((r) => r.applied);
     assert.equal(appliedBy.filter((a) => a.length > 0).length, 1, JSON.stringify(appliedBy));
-    assert.deepEqual(appliedBy.flat(), ["0001_events", "0002_reminder_dispatch"]);
+    assert.deepEqual(appliedBy.flat(), [
+      "0001_events",
+      "0002_reminder_dispatch",
+      "0003_recurring_events",
+    ]);
 
     const [first] = runners;
     assert.ok(first);
@@ -195,6 +205,7 @@ describe("migrations on a server", () => {
     assert.deepEqual(recorded.map((row) => row.name).sort(), [
       "0001_events",
       "0002_reminder_dispatch",
+      "0003_recurring_events",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
     assert.deepEqual(await tables(first), ["events", "schema_migrations"]);
@@ -567,7 +578,9 @@ describe("reminder dispatch on a server", () => {
              ('user-a', ${randomUUID()}, 'sent', ${instant(sql, new Date("2026-09-01T15:00:00Z"))},
               ${instant(sql, new Date("2026-09-01T16:00:00Z"))}, 9000000,
               ${instant(sql, new Date("2026-09-01T12:30:00Z"))}, now(), now(), now(), 1)`;
-    assert.deepEqual(await runMigrations(sql, logger), { applied: ["0002_reminder_dispatch"] });
+    assert.deepEqual(await runMigrations(sql, logger), {
+      applied: ["0002_reminder_dispatch", "0003_recurring_events"],
+    });
     const store = new PostgresReminderStore(sql);
     const titles: string[] = [];
     const result = await store.dispatchDueReminders(

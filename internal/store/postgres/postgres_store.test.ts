@@ -14,6 +14,7 @@ import { silentLogger } from "../../log/logger.js";
 import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSeriesContract } from "../testing/series_contract.js";
 import {
   connectWithRetry,
   type Database,
@@ -69,6 +70,12 @@ runEventStoreContract("postgres (embedded PGlite)", async (clock) => {
 });
 
 runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).database.sql);
+
+runSeriesContract("postgres (embedded PGlite)", async (clock) => {
+  const { database } = await sharedDatabase();
+  const store = new PostgresEventStore(database.sql, { clock });
+  return { events: store, reminders: store, dispose: async () => {} };
+});
 
 // Dispatch and cleanup act on the whole table, so each test of this contract
 // starts from an empty one. PGlite has a single database and session, hence
@@ -140,6 +147,7 @@ describe("embedded database", () => {
         [
           { version: 1, name: "0001_events" },
           { version: 2, name: "0002_reminder_dispatch" },
+          { version: 3, name: "0003_recurring_events" },
         ],
       );
     } finally {

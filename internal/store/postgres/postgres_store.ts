@@ -9,16 +9,24 @@
 // racing (and name the conflicting event), and two writers of one user never
 // wait on each other's index entries, which is how concurrent inserts under
 // an exclusion constraint deadlock. Writes of different users do not contend.
+import { randomUUID } from "node:crypto";
 import type { Sql } from "postgres";
 import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../../domain/errors.js";
 import {
   type CalendarEvent,
   type EventFields,
   eventEnd,
+  isSeries,
   notifyAt,
   sameFields,
   type TimeWindow,
 } from "../../domain/event.js";
+import {
+  parseOccurrenceId,
+  recurrenceEndingBefore,
+  recurrenceFrom,
+  Schedule,
+} from "../../domain/recurrence.js";
 import { err, ok, type Result } from "../../domain/result.js";
 import {
   type Clock,
@@ -27,6 +35,7 @@ import {
   type ReminderStore,
   StoreUnavailableError,
   systemClock,
+  type UpdateScope,
 } from "../store.js";
 import type { Db } from "./db.js";
 import {
@@ -38,6 +47,17 @@ import {
 } from "./errors.js";
 import { PostgresReminderStore } from "./reminder_store.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
+import {
+  busyConflict,
+  exceptionRowId,
+  type Located,
+  locate,
+  occurrencesIn,
+  recurrenceOf,
+  seriesNotifyCursor,
+  seriesOverlapping,
+  writeRow,
+} from "./series.js";
 
 // First key of the two-key advisory lock space, reserved for per-user write
 // locks (the migration runner uses the one-key space, which is disjoint).
@@ -96,23 +116,17 @@ export class PostgresEventStore implements EventStore, ReminderStore {
             const stored = toEvent(existing);
             return sameFields(stored, fields) ? ok(stored) : err({ kind: "already_exists", id });
           }
-          const conflictingId = await findConflict(tx, userId, fields, undefined);
-          if (conflictingId) return err({ kind: "overlap", conflictingId });
+          const conflict = await busyConflict(tx, userId, fields);
+          if (conflict) return err(conflict);
 
           const now = this.#clock();
-          const reminder = notifyAt(fields);
-          const [row] = await tx<EventRow[]>`
-            insert into events (
-              user_id, id, title, description, start_time, end_time,
-              notify_before_ms, notify_at, created_at, updated_at, version)
-            values (
-              ${userId}, ${id}, ${fields.title}, ${fields.description ?? null},
-              ${instant(tx, fields.start)}, ${instant(tx, eventEnd(fields))},
-              ${fields.notifyBeforeMs ?? null}::int8,
-              ${reminder ? instant(tx, reminder) : null},
-              ${instant(tx, now)}, ${instant(tx, now)}, 1)
-            returning ${eventColumns(tx)}`;
-          return ok(toEvent(returned(row)));
+          const row = await writeRow(tx, userId, id, fields, {
+            version: 1,
+            createdAt: now,
+            updatedAt: now,
+            notifyAt: notifyAtOf(fields, fields.start),
+          });
+          return ok(toEvent(row));
         }),
       ),
     );
@@ -120,9 +134,8 @@ export class PostgresEventStore implements EventStore, ReminderStore {
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
     return this.#call("get event", async () => {
-      const [row] = await this.#sql<EventRow[]>`
-        select ${eventColumns(this.#sql)} from events where user_id = ${userId} and id = ${id}`;
-      return row ? ok(toEvent(row)) : err({ kind: "not_found", id });
+      const found = await locate(this.#sql, userId, id);
+      return found && !found.cancelled ? ok(found.event) : err({ kind: "not_found", id });
     });
   }
 
@@ -131,6 +144,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     id: string,
     fields: EventFields,
     expectedVersion: number | undefined,
+    scope: UpdateScope = "this",
   ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
     type Outcome = Result<CalendarEvent, NotFound | Overlap | VersionMismatch>;
     return this.#call("update event", async () => {
@@ -138,54 +152,36 @@ export class PostgresEventStore implements EventStore, ReminderStore {
         try {
           return await this.#sql.begin(async (tx): Promise<Outcome> => {
             await lockUser(tx, userId);
-            const reminder = notifyAt(fields);
-            const start = instant(tx, fields.start);
-            const notifyBefore = fields.notifyBeforeMs ?? null;
-            const expected = expectedVersion ?? null;
-            // One conditional statement: the version check, the write and the
-            // exclusion check happen together. A reminder already sent (or
-            // skipped, its event having started) stays so unless the update
-            // moves it (new start or new offset): then it is due again. A
-            // dispatch holding the row makes this wait for its commit, so
-            // its mark cannot land after (and undo) the re-arm.
-            const [row] = await tx<EventRow[]>`
-              update events set
-                title = ${fields.title},
-                description = ${fields.description ?? null},
-                start_time = ${start},
-                end_time = ${instant(tx, eventEnd(fields))},
-                notify_before_ms = ${notifyBefore}::int8,
-                notify_at = ${reminder ? instant(tx, reminder) : null},
-                reminder_sent_at = case
-                  when start_time = ${start}
-                    and notify_before_ms is not distinct from ${notifyBefore}::int8
-                  then reminder_sent_at
-                end,
-                reminder_skipped_at = case
-                  when start_time = ${start}
-                    and notify_before_ms is not distinct from ${notifyBefore}::int8
-                  then reminder_skipped_at
-                end,
-                updated_at = ${instant(tx, this.#clock())},
-                version = version + 1
-              where user_id = ${userId} and id = ${id}
-                and (${expected}::int4 is null or version = ${expected}::int4)
-              returning ${eventColumns(tx)}`;
-            if (row) return ok(toEvent(row));
-            // Nothing matched: tell a missing event from a stale version.
-            const [current] = await tx<{ version: number }[]>`
-              select version from events where user_id = ${userId} and id = ${id}`;
-            if (!current || expectedVersion === undefined) return err({ kind: "not_found", id });
-            return err({
-              kind: "version_mismatch",
-              expected: expectedVersion,
-              actual: current.version,
+            const found = await locate(tx, userId, id);
+            if (!found || found.cancelled) return err({ kind: "not_found", id });
+            const stored = found.event;
+            if (expectedVersion !== undefined && expectedVersion !== stored.version) {
+              return err({
+                kind: "version_mismatch",
+                expected: expectedVersion,
+                actual: stored.version,
+              });
+            }
+            const now = this.#clock();
+            if (found.series && found.originalStart) {
+              return this.#updateOccurrence(tx, userId, found, fields, scope, now);
+            }
+            if (isSeries(stored)) return this.#updateSeries(tx, userId, stored, fields, now);
+            const conflict = await busyConflict(tx, userId, fields, { skipIds: [stored.id] });
+            if (conflict) return err(conflict);
+            const row = await writeRow(tx, userId, stored.id, fields, {
+              version: stored.version + 1,
+              createdAt: stored.createdAt,
+              updatedAt: now,
+              notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
             });
+            return ok(toEvent(row));
           });
         } catch (error) {
           if (hasSqlState(error, SqlState.exclusionViolation)) {
-            // The update would overlap another event. The transaction is
-            // aborted, so look the conflict up afresh on the pool.
+            // The update would overlap an event written by a writer that
+            // skipped our lock. The transaction is aborted, so look the
+            // conflict up afresh on the pool.
             const conflictingId = await findConflict(this.#sql, userId, fields, id);
             if (conflictingId) return err({ kind: "overlap", conflictingId });
             // Deleted in the meantime: the update may fit now.
@@ -198,14 +194,183 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     });
   }
 
-  deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
-    // A single statement is its own transaction; it needs no user lock, as
-    // removing an event cannot create an overlap.
-    return this.#call("delete event", async () => {
-      const deleted = await this.#sql`
-        delete from events where user_id = ${userId} and id = ${id} returning id`;
-      return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
+  /** An occurrence: this one alone (an exception), or this and following (a split). */
+  async #updateOccurrence(
+    tx: Db,
+    userId: string,
+    found: Located,
+    fields: EventFields,
+    scope: UpdateScope,
+    now: Date,
+  ): Promise<Result<CalendarEvent, Overlap>> {
+    const series = found.series as CalendarEvent;
+    const originalStart = found.originalStart as Date;
+    const schedule = Schedule.of(series.start, recurrenceOf(series));
+    const isFirst = schedule.first()?.getTime() === originalStart.getTime();
+    if (scope === "this_and_following" && isFirst) {
+      return this.#updateSeries(tx, userId, series, fields, now);
+    }
+    if (scope === "this_and_following") {
+      const kept = recurrenceEndingBefore(recurrenceOf(series), originalStart);
+      const newFields: EventFields = isSeries(fields)
+        ? fields
+        : {
+            ...fields,
+            recurrence: recurrenceFrom(recurrenceOf(series), schedule, originalStart).lines,
+            timeZone: fields.timeZone ?? series.timeZone,
+          };
+      const truncated: EventFields = { ...series, recurrence: kept.lines };
+      // Exceptions from the split on go with the old series' tail.
+      const dropped = await tx<{ id: string }[]>`
+        select id from events
+        where user_id = ${userId} and recurring_event_id = ${series.id}
+          and original_start >= ${instant(tx, originalStart)}`;
+      const droppedIds = dropped.map((row) => row.id);
+      const [remaining] = await seriesOverlapping(
+        tx,
+        userId,
+        { start: series.start, end: undefined },
+        droppedIds,
+      ).then((all) => all.filter((s) => s.series.id === series.id));
+      const truncatedBusy = {
+        ...(remaining?.busy as NonNullable<typeof remaining>["busy"]),
+        recurrence: kept,
+      };
+      const conflict = await busyConflict(tx, userId, newFields, {
+        skipIds: [series.id, ...droppedIds],
+        extraSeries: remaining ? [truncatedBusy] : [],
+      });
+      if (conflict) return err(conflict);
+      await tx`delete from events where user_id = ${userId} and id = any(${droppedIds}::uuid[])`;
+      await writeRow(tx, userId, series.id, truncated, {
+        version: series.version + 1,
+        createdAt: series.createdAt,
+        updatedAt: now,
+        notifyAt: notifyAtOf(truncated, minDate(now, truncated.start)),
+      });
+      const row = await writeRow(tx, userId, randomUUID(), newFields, {
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+        notifyAt: notifyAtOf(newFields, minDate(now, newFields.start)),
+      });
+      return ok(toEvent(row));
+    }
+    const exceptionFields: EventFields = {
+      ...fields,
+      recurrence: undefined,
+      timeZone: fields.timeZone ?? series.timeZone,
+    };
+    const rowId = found.rowId ?? exceptionRowId(series.id, originalStart);
+    const conflict = await busyConflict(tx, userId, exceptionFields, {
+      skipIds: [rowId],
+      self: { seriesId: series.id, originalStart },
     });
+    if (conflict) return err(conflict);
+    // The series' cursor has passed this occurrence: its reminder went (or
+    // was skipped). Unless the edit moves the reminder, it stays sent.
+    const seriesCursor = await tx<{ notify_ms: number | null }[]>`
+      select round(extract(epoch from notify_at) * 1000)::float8 as notify_ms
+      from events where user_id = ${userId} and id = ${series.id}`;
+    const cursor = seriesCursor[0]?.notify_ms ?? null;
+    const occurrenceNotify =
+      series.notifyBeforeMs === undefined
+        ? undefined
+        : originalStart.getTime() - series.notifyBeforeMs;
+    const alreadyReminded =
+      !found.exception &&
+      cursor !== null &&
+      occurrenceNotify !== undefined &&
+      cursor > occurrenceNotify &&
+      exceptionFields.start.getTime() === originalStart.getTime() &&
+      exceptionFields.notifyBeforeMs === series.notifyBeforeMs;
+    const row = await writeRow(tx, userId, rowId, exceptionFields, {
+      version: found.event.version + 1,
+      createdAt: found.exception?.createdAt ?? now,
+      updatedAt: now,
+      notifyAt: notifyAtOf(exceptionFields, exceptionFields.start),
+      recurringEventId: series.id,
+      originalStart,
+      ...(alreadyReminded ? { reminderSentAt: now } : {}),
+    });
+    return ok(toEvent(row));
+  }
+
+  /** The whole series: exceptions whose occurrence the new rule lacks are dropped. */
+  async #updateSeries(
+    tx: Db,
+    userId: string,
+    series: CalendarEvent,
+    fields: EventFields,
+    now: Date,
+  ): Promise<Result<CalendarEvent, Overlap>> {
+    const exceptions = (
+      await tx<(EventRow & { cancelled: boolean })[]>`
+        select ${eventColumns(tx)}, cancelled from events
+        where user_id = ${userId} and recurring_event_id = ${series.id}`
+    ).map((row) => ({ row, event: toEvent(row) }));
+    const schedule = isSeries(fields) ? Schedule.of(fields.start, recurrenceOf(fields)) : undefined;
+    const kept = exceptions.filter((e) => schedule?.hasOccurrenceAt(e.event.originalStart as Date));
+    const droppedIds = exceptions.filter((e) => !kept.includes(e)).map((e) => e.row.id);
+    const conflict = await busyConflict(tx, userId, fields, {
+      skipIds: [series.id, ...exceptions.map((e) => e.row.id)],
+      overridden: new Set(kept.map((e) => (e.event.originalStart as Date).getTime())),
+      extraSingles: kept
+        .filter((e) => !e.row.cancelled)
+        .map((e) => ({ id: e.event.id, start: e.event.start, end: eventEnd(e.event) })),
+    });
+    if (conflict) return err(conflict);
+    await tx`delete from events where user_id = ${userId} and id = any(${droppedIds}::uuid[])`;
+    const row = await writeRow(tx, userId, series.id, fields, {
+      version: series.version + 1,
+      createdAt: series.createdAt,
+      updatedAt: now,
+      notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
+    });
+    return ok(toEvent(row));
+  }
+
+  deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
+    if (!parseOccurrenceId(id)) {
+      // A single statement is its own transaction; it needs no user lock, as
+      // removing an event cannot create an overlap. A series' exceptions go
+      // with it (foreign key, on delete cascade).
+      return this.#call("delete event", async () => {
+        const deleted = await this.#sql`
+          delete from events
+          where user_id = ${userId} and id = ${id} and recurring_event_id is null
+          returning id`;
+        return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
+      });
+    }
+    // An occurrence: cancelled by an exception row that keeps the rule from generating it.
+    return this.#call("cancel occurrence", () =>
+      this.#sql.begin(async (tx): Promise<Result<void, NotFound>> => {
+        await lockUser(tx, userId);
+        const found = await locate(tx, userId, id);
+        if (!found || found.cancelled || !found.series || !found.originalStart) {
+          return err({ kind: "not_found", id });
+        }
+        const now = this.#clock();
+        const { recurrence: _, ...occurrence } = found.event;
+        await writeRow(
+          tx,
+          userId,
+          found.rowId ?? exceptionRowId(found.series.id, found.originalStart),
+          { ...occurrence, notifyBeforeMs: undefined },
+          {
+            version: found.event.version + 1,
+            createdAt: found.exception?.createdAt ?? now,
+            updatedAt: now,
+            notifyAt: null,
+            recurringEventId: found.series.id,
+            originalStart: found.originalStart,
+            cancelled: true,
+          },
+        );
+        return ok(undefined);
+      }),
+    );
   }
 
   listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]> {
@@ -213,8 +378,16 @@ export class PostgresEventStore implements EventStore, ReminderStore {
       // An empty (or inverted) window shares no instant with any event; and
       // Postgres refuses to build a range whose end precedes its start.
       if (!(window.start < window.end)) return [];
-      const rows = await eventsInWindow(this.#sql, userId, window, limit);
-      return rows.map(toEvent);
+      const [rows, series] = await Promise.all([
+        eventsInWindow(this.#sql, userId, window, limit),
+        seriesOverlapping(this.#sql, userId, window, []),
+      ]);
+      const events = rows.map(toEvent);
+      if (series.length === 0) return events;
+      for (const { series: s, busy } of series) {
+        events.push(...occurrencesIn(s, busy.overridden, window));
+      }
+      return events.sort(byStartThenId).slice(0, limit);
     });
   }
 
@@ -253,6 +426,7 @@ export function eventsInWindow(db: Db, userId: string, window: TimeWindow, limit
   return db<EventRow[]>`
     select ${eventColumns(db)} from events
     where ${overlapping(db, userId, window)}
+      and recurrence is null and not cancelled
     order by start_time, id
     limit ${limit}`;
 }
@@ -281,6 +455,7 @@ async function findConflict(
   const [row] = await db<{ id: string }[]>`
     select id from events
     where ${overlapping(db, userId, window)}
+      and recurrence is null and not cancelled
       and (${exceptId ?? null}::uuid is null or id <> ${exceptId ?? null}::uuid)
     order by start_time, id
     limit 1`;
@@ -313,7 +488,16 @@ async function retryOnLostRace<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
-function returned(row: EventRow | undefined): EventRow {
-  if (!row) throw new Error("insert ... returning produced no row");
-  return row;
+/** The reminder column of a row: a single event's notify_at, or a series' cursor from `from`. */
+function notifyAtOf(fields: EventFields, from: Date): Date | null | "infinity" {
+  if (isSeries(fields)) return seriesNotifyCursor(fields, from);
+  return notifyAt(fields) ?? null;
+}
+
+function minDate(a: Date, b: Date): Date {
+  return a < b ? a : b;
+}
+
+function byStartThenId(a: CalendarEvent, b: CalendarEvent): number {
+  return a.start.getTime() - b.start.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

@@ -15,7 +15,6 @@ import type { ReminderStoresUnderTest } from "./reminder_contract.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 function value<T, E>(result: Result<T, E>): T {
   if (!result.ok) assert.fail(`expected success, got ${JSON.stringify(result.error)}`);
