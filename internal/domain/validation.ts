@@ -150,7 +150,7 @@ export function validateEventOrOccurrenceId(
     return err(
       invalidArgument(
         field,
-        "must be an event's UUID such as 3f1c2a9e-8b7d-4c61-9e0f-2a4b6c8d0e1f, or an occurrence's id such as 3f1c2a9e-8b7d-4c61-9e0f-2a4b6c8d0e1f_20260601T090000Z",
+        "must be a UUID such as 3f1c2a9e-8b7d-4c61-9e0f-2a4b6c8d0e1f (an event or a series), or an occurrence's id such as 3f1c2a9e-8b7d-4c61-9e0f-2a4b6c8d0e1f_20260601T090000Z",
       ),
     );
   }
