@@ -18,7 +18,7 @@ import { err, ok, type Result } from "./result.js";
 export const recurrenceLimits = {
   maxLines: 100,
   maxLineChars: 1000,
-  maxCount: 10_000,
+  maxCount: 1_000,
 } as const;
 
 const FREQUENCIES = new Set(["DAILY", "WEEKLY", "MONTHLY", "YEARLY"]);
@@ -123,6 +123,17 @@ export function validateRecurrence(
   }
   if (first === null) {
     return err(invalidArgument("recurrence", "yields no occurrence at all"));
+  }
+  try {
+    // The end of a bounded series is stored with it (retention, lists).
+    Schedule.of(start, recurrence).last();
+  } catch {
+    return err(
+      invalidArgument(
+        `recurrence[${parsed.value.rruleIndex}]`,
+        "COUNT or UNTIL reaches too far to expand; use a shorter span or no end at all",
+      ),
+    );
   }
   return ok(recurrence);
 }
@@ -348,20 +359,25 @@ function buildRule(parsed: ParsedRecurrence, start: Date, timeZone: string): RRu
 /** An expanded series: its occurrence starts, on demand. */
 export class Schedule {
   readonly #rule: RRuleTemporal;
-  readonly #lines: readonly string[];
-  readonly #timeZone: string;
+  /** How the series ends: by COUNT, by UNTIL (epoch ms, RDATEs included), or never. */
+  readonly #end: { kind: "count" } | { kind: "until"; bound: number } | { kind: "never" };
   readonly start: Date;
 
   private constructor(
     rule: RRuleTemporal,
     start: Date,
-    lines: readonly string[],
+    parsed: ParsedRecurrence,
     timeZone: string,
   ) {
     this.#rule = rule;
     this.start = start;
-    this.#lines = lines;
-    this.#timeZone = timeZone;
+    const until = parsed.parts.get("UNTIL");
+    if (parsed.parts.has("COUNT")) this.#end = { kind: "count" };
+    else if (until !== undefined) {
+      const untilMs = parseDateTime(until, timeZone)?.epochMilliseconds ?? start.getTime();
+      const rDates = parsed.rDates.map((date) => date.epochMilliseconds);
+      this.#end = { kind: "until", bound: Math.max(untilMs, start.getTime(), ...rDates) };
+    } else this.#end = { kind: "never" };
   }
 
   /** For a stored (so already validated) series. */
@@ -378,7 +394,7 @@ export class Schedule {
     const schedule = new Schedule(
       buildRule(parsed.value, start, recurrence.timeZone),
       start,
-      recurrence.lines,
+      parsed.value,
       recurrence.timeZone,
     );
     scheduleCache.set(key, schedule);
@@ -402,16 +418,27 @@ export class Schedule {
     return this.startsBetween(start, new Date(start.getTime() + 1)).length === 1;
   }
 
+  /** The first occurrence starting at or after `from`, if any. */
+  nextFrom(from: Date): Date | undefined {
+    const next = this.#rule.next(new Date(from.getTime()), true);
+    return next ? new Date(next.epochMilliseconds) : undefined;
+  }
+
   first(): Date | undefined {
     const next = this.#rule.next(new Date(this.start.getTime() - 1), true);
     return next ? new Date(next.epochMilliseconds) : undefined;
   }
 
-  /** The last occurrence's start; undefined when the series never ends. */
+  /**
+   * No occurrence starts after this; undefined when the series never ends.
+   * Exact for COUNT (at most 1,000 occurrences to expand); for UNTIL it is
+   * UNTIL itself (or a later RDATE): expanding up to an UNTIL centuries
+   * away would take seconds, and a bound is all that retention and the
+   * stored end of a series need.
+   */
   last(): Date | undefined {
-    const parts = parseLines(this.#lines, this.#timeZone);
-    if (!parts.ok) return undefined;
-    if (!parts.value.parts.has("COUNT") && !parts.value.parts.has("UNTIL")) return undefined;
+    if (this.#end.kind === "never") return undefined;
+    if (this.#end.kind === "until") return new Date(this.#end.bound);
     const all = this.#rule.all();
     const last = all[all.length - 1];
     return last ? new Date(last.epochMilliseconds) : undefined;

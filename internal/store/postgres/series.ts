@@ -233,7 +233,7 @@ export function seriesNotifyCursor(
 ): Date | null | "infinity" {
   if (series.notifyBeforeMs === undefined) return null;
   const schedule = Schedule.of(series.start, recurrenceOf(series));
-  const next = schedule.startsBetween(from, new Date(8.64e15))[0];
+  const next = schedule.nextFrom(from);
   return next ? new Date(next.getTime() - series.notifyBeforeMs) : "infinity";
 }
 
