@@ -2,7 +2,7 @@
 // local PostgreSQL and RabbitMQ. Progress on stderr, the table on stdout, the
 // same figures as JSON in bench/results/<timestamp>.json.
 //
-//   --parts api,data,reminders   which parts to run (default: all)
+//   --parts api,data,reminders,recurring   which parts to run (default: all)
 //   --duration 3 --warmup 1      seconds per cell, after a warm-up
 //   --concurrency 1,16,64        API concurrencies
 //   --methods ListDayEvents      API methods (default: all four)
@@ -19,13 +19,14 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { type ApiReport, type ClientKind, METHODS, type Method, runApiBench } from "./api.js";
 import { type DataSizeReport, runDataSizeBench } from "./data_size.js";
+import { type RecurringReport, recurringRatios, runRecurringBench } from "./recurring.js";
 import { formatCores, type RemindersReport, runRemindersBench } from "./reminders.js";
 import { createDatabase, progress, runId, startApi } from "./setup.js";
 import { fmt, ratio } from "./stats.js";
 
 const { values: flags } = parseArgs({
   options: {
-    parts: { type: "string", default: "api,data,reminders" },
+    parts: { type: "string", default: "api,data,reminders,recurring" },
     duration: { type: "string", default: "3" },
     warmup: { type: "string", default: "1" },
     concurrency: { type: "string", default: "1,16,64" },
@@ -75,6 +76,7 @@ interface Results {
   api?: ApiReport;
   dataSize?: DataSizeReport;
   reminders?: RemindersReport;
+  recurring?: RecurringReport;
   targets: { target: string; value: string; met: boolean }[];
 }
 
@@ -138,6 +140,21 @@ async function main(): Promise<Results> {
     const rm = results.reminders;
     target("drain/raw broker", ratio(rm.drainPerSecond, rm.rawPerSecond), 0.5, false);
     target("lateness p99", rm.lateness.p99Ms / 1000, 1, true, " s");
+  }
+  if (parts.has("recurring")) {
+    results.recurring = await runRecurringBench(DATABASE_URL, {
+      ...load,
+      concurrencies: [Math.max(...numbers(flags.concurrency))],
+      ...(flags.protocols && { protocols: flags.protocols.split(",") }),
+    });
+    for (const row of results.recurring.rows) {
+      target(
+        `ListMonthEvents 5 series/20 singles ${row.protocol} c=${row.concurrency} rps`,
+        recurringRatios(row).list,
+        0.7,
+        false,
+      );
+    }
   }
   return results;
 }
@@ -255,6 +272,35 @@ function print(results: Results): void {
       const time = lines.find((l) => l.startsWith("Execution Time")) ?? "";
       out.push(`plan at ${events} events: ${index.trim().replace(/\s+/g, " ")}; ${time}`);
     }
+  }
+  if (results.recurring) {
+    out.push("", "Recurring events (same api, same run)");
+    out.push(
+      table(
+        [
+          "protocol",
+          "c",
+          "",
+          "list 5 series",
+          "list 20 singles",
+          "ratio",
+          "create series",
+          "create single",
+          "ratio",
+        ],
+        results.recurring.rows.map((r) => [
+          r.protocol,
+          String(r.concurrency),
+          "",
+          `${fmt(r.listSeries.rps, 0)}/s`,
+          `${fmt(r.listSingles.rps, 0)}/s`,
+          fmt(recurringRatios(r).list, 2),
+          `${fmt(r.createSeries.rps, 0)}/s`,
+          `${fmt(r.createSingle.rps, 0)}/s`,
+          fmt(recurringRatios(r).create, 2),
+        ]),
+      ),
+    );
   }
   if (results.reminders) {
     const rm = results.reminders;
