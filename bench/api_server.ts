@@ -23,7 +23,7 @@ async function main() {
   const stop = await runApi(config.value, logger, {
     extraRoutes: (router) => router.service(BenchService, { ping: () => ({}) }),
   });
-  onShutdownSignal(logger, config.value.api.shutdownTimeoutMs + 5000, stop);
+  onShutdownSignal(logger, config.value.api.shutdownTimeoutMs, stop);
 }
 
 main().catch((error) => {

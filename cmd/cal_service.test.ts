@@ -46,7 +46,20 @@ describe("cal_service executable", () => {
       ],
       [{ STORAGE: "floppy" }, /STORAGE must be one of postgres, memory/],
       [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must start with postgres:\/\//],
-      [{ SHUTDOWN_TIMEOUT: "soon" }, /SHUTDOWN_TIMEOUT must be a duration such as/],
+      [{ SHUTDOWN_TIMEOUT: "soon" }, /SHUTDOWN_TIMEOUT must be a duration from 1s to 10m/],
+      // Beyond what Node's timers hold (2^31-1 ms), or a poll that would spin.
+      [
+        { SHUTDOWN_TIMEOUT: "30d" },
+        /SHUTDOWN_TIMEOUT must be a duration from 1s to 10m \(got "30d"\)/,
+      ],
+      [
+        { CLEANUP_INTERVAL: "30d" },
+        /CLEANUP_INTERVAL must be a duration from 1s to 1d \(got "30d"\)/,
+      ],
+      [
+        { SCHEDULER_POLL_INTERVAL: "0ms" },
+        /SCHEDULER_POLL_INTERVAL must be a duration from 10ms to 30s \(got "0ms"\)/,
+      ],
     ];
     for (const [env, message] of cases) {
       const { code, stderr } = await runCalService(["api"], env);
@@ -58,8 +71,29 @@ describe("cal_service executable", () => {
 
   it("refuses to run the scheduler without a shared database", async () => {
     const { code, stderr } = await runCalService(["scheduler"], { STORAGE: "memory" });
-    assert.equal(code, 1);
-    assert.match(stderr, /the scheduler role needs DATABASE_URL/);
+    assert.equal(code, 2);
+    assert.match(stderr, /DATABASE_URL must be set for the scheduler/);
+  });
+
+  // Without RabbitMQ the scheduler would publish into an in-process queue
+  // that nothing in its process consumes, mark every reminder sent and lose it.
+  it("refuses to run the scheduler or the sender without AMQP_URL, exit code 2", async () => {
+    for (const role of ["scheduler", "sender"]) {
+      const started = startCalService([role], {
+        DATABASE_URL: "postgres://cal@127.0.0.1:1/cal",
+        DB_CONNECT_TIMEOUT: "1s",
+        SCHEDULER_PORT: "0",
+        SENDER_PORT: "0",
+      });
+      // A role that does start would run until stopped: give it 20 s.
+      const running = setTimeout(() => started.child.kill("SIGKILL"), 20_000);
+      const { code } = await started.exited;
+      clearTimeout(running);
+      const stderr = started.stderr();
+      assert.equal(code, 2, `${role}: ${stderr}`);
+      assert.match(stderr, new RegExp(`AMQP_URL must be set for the ${role}`));
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    }
   });
 
   it("serves the api and stops cleanly with exit code 0 on SIGTERM", async () => {

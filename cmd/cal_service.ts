@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // cal_service <role>: one executable, one role per process.
 import { readFileSync } from "node:fs";
+import { unmetRequirement } from "../internal/app/requirements.js";
 import {
   runAll,
   runApi,
@@ -10,7 +11,7 @@ import {
   type Stop,
 } from "../internal/app/roles.js";
 import { onShutdownSignal } from "../internal/app/shutdown.js";
-import { loadConfig, variables } from "../internal/config/config.js";
+import { loadConfig, settingList } from "../internal/config/config.js";
 import { createLogger } from "../internal/log/logger.js";
 
 const USAGE = `Usage: cal_service <role>
@@ -27,7 +28,7 @@ Options:
   --version  print the version
 
 Configuration comes from environment variables:
-${variables.map((v) => `  ${v.name.padEnd(20)} ${v.description} Default: ${v.default}`).join("\n")}
+${settingList.map((s) => `  ${s.name.padEnd(28)} ${s.doc} Default: ${s.default ?? "unset"}.`).join("\n")}
 `;
 
 function version(): string {
@@ -60,6 +61,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cal_service: invalid configuration: ${config.error}\n`);
     return 2;
   }
+  const unmet = unmetRequirement(role, config.value);
+  if (unmet) {
+    process.stderr.write(`cal_service: invalid configuration: ${unmet}\n`);
+    return 2;
+  }
   const logger = createLogger(config.value.logLevel).child({ role });
 
   let stop: Stop;
@@ -83,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`cal_service: unknown role "${role}"\n\n${USAGE}`);
       return 2;
   }
-  onShutdownSignal(logger, config.value.api.shutdownTimeoutMs + 5000, stop);
+  onShutdownSignal(logger, config.value.api.shutdownTimeoutMs, stop);
   return -1; // keep running until a signal
 }
 

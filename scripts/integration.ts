@@ -44,6 +44,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { parse } from "yaml";
+import { settings } from "../internal/config/settings.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EXECUTABLE = join(ROOT, "dist", "cmd", "cal_service.js");
@@ -57,14 +58,14 @@ const PORT_VARIABLES: Record<string, Role> = {
   SCHEDULER_PORT: "scheduler",
   SENDER_PORT: "sender",
 };
-/** Defaults of the service (README, Configuration) for what compose leaves unset. */
+/** Defaults of the service (its settings declarations) for what compose leaves unset. */
 const DEFAULT_PORTS: Record<Role, [variable: string, port: string]> = {
-  api: ["API_PORT", "8080"],
-  scheduler: ["SCHEDULER_PORT", "8081"],
-  sender: ["SENDER_PORT", "8082"],
+  api: ["API_PORT", settings.API_PORT.default],
+  scheduler: ["SCHEDULER_PORT", settings.SCHEDULER_PORT.default],
+  sender: ["SENDER_PORT", settings.SENDER_PORT.default],
 };
-const DEFAULT_STATUS_EXCHANGE = "cal.status";
-/** The roles' SHUTDOWN_TIMEOUT (10s by default) + the 5 s margin cmd/cal_service.ts adds + slack. */
+const DEFAULT_STATUS_EXCHANGE = settings.AMQP_STATUS_EXCHANGE.default;
+/** The roles stop within SHUTDOWN_TIMEOUT (10s by default); the rest is slack. */
 const STOP_GRACE_MS = 20_000;
 const START_TIMEOUT_MS = 90_000;
 const LOG_LINES_SHOWN = 300;

@@ -94,13 +94,26 @@ export function createOnePortServer(
   h1.closeHttp2Sessions = () => {
     for (const session of sessions) session.close();
   };
+  // http.Server's closeAllConnections knows only HTTP/1.1 connections; at a
+  // shutdown deadline the HTTP/2 sessions and the sockets still being
+  // sniffed must go too.
+  const sniffing = new Set<Socket>();
+  const closeHttp1Connections = h1.closeAllConnections.bind(h1);
+  h1.closeAllConnections = () => {
+    closeHttp1Connections();
+    for (const session of sessions) session.destroy();
+    for (const socket of sniffing) socket.destroy();
+  };
 
   // Replace http.Server's own connection listener with one that sniffs first.
   const [h1ConnectionListener] = h1.listeners("connection") as ((socket: Socket) => void)[];
   if (!h1ConnectionListener) throw new Error("http.Server has no connection listener to wrap");
   h1.removeAllListeners("connection");
   h1.on("connection", (socket: Socket) => {
+    sniffing.add(socket);
+    socket.once("close", () => sniffing.delete(socket));
     sniffProtocol(socket, (isHttp2, firstBytes) => {
+      sniffing.delete(socket);
       if (isHttp2) {
         // The HTTP/2 session reads what is buffered on the socket first.
         socket.pause();

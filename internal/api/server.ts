@@ -55,6 +55,9 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** Time for the answers to aborted calls to be written before their connections are cut. */
+const CUT_CONNECTIONS_AFTER_ABORT_MS = 200;
+
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { store, logger, shutdownTimeoutMs, extraRoutes } = options;
   let shuttingDown = false;
@@ -165,8 +168,15 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     },
     async close() {
       shuttingDown = true;
-      // Unref'd: once everything has closed, nothing should wait for it.
-      setTimeout(() => shutdown.abort(), shutdownTimeoutMs).unref();
+      // Once the grace period is over, calls still running have their signal
+      // aborted; a moment later, connections still open (a call that did not
+      // end, a body that never finishes arriving, a client that never
+      // speaks) are cut, so no client can hold the process past its deadline.
+      // Unref'd: once everything has closed, nothing should wait for them.
+      setTimeout(() => {
+        shutdown.abort();
+        setTimeout(() => app.server.closeAllConnections(), CUT_CONNECTIONS_AFTER_ABORT_MS).unref();
+      }, shutdownTimeoutMs).unref();
       await app.close();
     },
   };

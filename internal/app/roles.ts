@@ -9,6 +9,8 @@ import { startSchedulerRole } from "../scheduler/role.js";
 import { startSenderRole } from "../sender/role.js";
 import { migrateDatabase, type OpenedStore, openEventStore } from "../store/open.js";
 import { systemClock } from "../store/store.js";
+import { assertRequirements } from "./requirements.js";
+import { inFlightGraceMs } from "./shutdown.js";
 
 export type Stop = () => Promise<void>;
 
@@ -23,11 +25,7 @@ export async function runApi(
 }
 
 export async function runScheduler(config: Config, logger: Logger): Promise<Stop> {
-  if (config.storage.kind !== "postgres" || config.storage.databaseUrl === undefined) {
-    throw new Error(
-      "the scheduler role needs DATABASE_URL: on its own it must share the api's database (use `all` to run everything in one process)",
-    );
-  }
+  assertRequirements("scheduler", config);
   const opened = await openEventStore(config.storage, logger);
   const broker = connectBroker(config, logger, "cal_service scheduler");
   return stopInOrder([
@@ -38,6 +36,7 @@ export async function runScheduler(config: Config, logger: Logger): Promise<Stop
 }
 
 export async function runSender(config: Config, logger: Logger): Promise<Stop> {
+  assertRequirements("sender", config);
   const broker = connectBroker(config, logger, "cal_service sender");
   return stopInOrder([await startSender(config, logger, broker), () => broker.close()]);
 }
@@ -53,25 +52,39 @@ export async function runAll(
 ): Promise<Stop> {
   const opened = await openEventStore(config.storage, logger);
   const broker = given.broker ?? connectBroker(config, logger, "cal_service all");
-  // Stopped in this order: no new calls, then no new reminders, then drain.
-  const stops: Stop[] = [];
+  const started: { api?: Stop; scheduler?: Stop; sender?: Stop } = {};
+  // The api and the reminder pipeline stop at the same time, so that the
+  // api's grace for in-flight calls is not added to the others' stops. In
+  // the pipeline the scheduler stops first: the sender then still takes what
+  // its last pass published (over the in-process queue, nothing else would).
+  const stop = () =>
+    stopInOrder([
+      stopTogether([
+        started.api ?? noop,
+        stopInOrder([started.scheduler ?? noop, started.sender ?? noop]),
+      ]),
+      () => broker.close(),
+      () => opened.close(),
+    ])();
   try {
-    stops.push(await startApi(config, logger.child({ component: "api" }), opened));
-    stops.push(
-      await startScheduler(config, logger.child({ component: "scheduler" }), opened, broker),
+    started.api = await startApi(config, logger.child({ component: "api" }), opened);
+    started.scheduler = await startScheduler(
+      config,
+      logger.child({ component: "scheduler" }),
+      opened,
+      broker,
     );
-    stops.push(await startSender(config, logger.child({ component: "sender" }), broker));
+    started.sender = await startSender(config, logger.child({ component: "sender" }), broker);
   } catch (error) {
-    await stopInOrder([...stops, () => broker.close(), () => opened.close()])();
+    await stop();
     throw error;
   }
-  return stopInOrder([...stops, () => broker.close(), () => opened.close()]);
+  return stop;
 }
 
 export async function runMigrate(config: Config, logger: Logger): Promise<void> {
-  if (config.storage.kind !== "postgres") {
-    throw new Error("migrate needs STORAGE=postgres (the memory store has no schema)");
-  }
+  assertRequirements("migrate", config);
+  if (config.storage.kind !== "postgres") return;
   await migrateDatabase(config.storage, logger);
 }
 
@@ -85,7 +98,7 @@ async function startApi(
     ...extras,
     store: opened.store,
     logger,
-    shutdownTimeoutMs: config.api.shutdownTimeoutMs,
+    shutdownTimeoutMs: inFlightGraceMs(config.api.shutdownTimeoutMs),
   });
   const url = await server.listen(config.api.host, config.api.port);
   logger.info({ url, storage: config.storage.kind }, "api listening");
@@ -120,9 +133,23 @@ async function startSender(config: Config, logger: Logger, broker: Broker): Prom
   return () => sender.stop();
 }
 
-/** RabbitMQ when AMQP_URL is set, else the in-process queue; connects on first use. */
+/**
+ * RabbitMQ when AMQP_URL is set, else the in-process queue (only `all` gets
+ * that far without AMQP_URL: see requirements.ts); connects on first use.
+ */
 function connectBroker(config: Config, logger: Logger, connectionName: string): Broker {
   return openBroker(config.queue, logger, { connectionName });
+}
+
+const noop: Stop = async () => {};
+
+/** One stop that runs the given stops at once; fails with the first failure, after all ended. */
+function stopTogether(stops: Stop[]): Stop {
+  return async () => {
+    const outcomes = await Promise.allSettled(stops.map((stop) => stop()));
+    const failed = outcomes.find((o) => o.status === "rejected");
+    if (failed) throw failed.reason;
+  };
 }
 
 /** One stop that runs each given stop in turn, even when an earlier one fails. */

@@ -1,6 +1,16 @@
 // SIGTERM/SIGINT: stop accepting work, let what is in flight finish, exit 0.
-// A second signal, or a stop that outlasts its deadline, exits at once.
+// The whole stop has SHUTDOWN_TIMEOUT: in-flight calls get most of it, the
+// rest is kept for closing the broker and the database. A second signal, or
+// a stop that outlasts the deadline anyway, exits 1 at once.
 import type { Logger } from "../log/logger.js";
+
+/** What closing the broker and the store may take after the last call ended. */
+const CLOSE_RESERVE_MS = 2000;
+
+/** Of SHUTDOWN_TIMEOUT, how long in-flight calls may run on. */
+export function inFlightGraceMs(shutdownTimeoutMs: number): number {
+  return shutdownTimeoutMs - Math.min(CLOSE_RESERVE_MS, shutdownTimeoutMs / 2);
+}
 
 export function onShutdownSignal(
   logger: Logger,

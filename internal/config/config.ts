@@ -1,37 +1,28 @@
 // Every setting of cal_service comes from an environment variable, read and
-// checked once at start. A bad value stops the process with one line that
-// names the variable and what it accepts (see cmd/cal_service.ts).
+// checked once at start against its declaration (settings.ts). A bad value
+// stops the process with one line that names the variable and what it
+// accepts (see cmd/cal_service.ts). This module is a leaf: the parts it
+// configures import their settings' types from here, never the reverse.
 import { err, ok, type Result } from "../domain/result.js";
-import {
-  bool,
-  ConfigError,
-  duration,
-  type Env,
-  integer,
-  oneOf,
-  postgresUrl,
-  text,
-  type VariableDoc,
-} from "./env.js";
+import { ConfigError, type Env, rawValue } from "./env.js";
+import { type LOG_LEVELS, type SettingName, settings } from "./settings.js";
 
-export { ConfigError, redactUrl, type VariableDoc } from "./env.js";
+export { ConfigError, type Env, redactUrl } from "./env.js";
+export { settingList, settings } from "./settings.js";
 
-import { type QueueConfig, queueVariables, readQueueConfig } from "../queue/config.js";
-import type { SchedulerSettings } from "../scheduler/role.js";
-
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Config {
   api: {
     host: string;
     port: number;
-    /** In-flight calls get this long to finish on SIGTERM before we exit anyway. */
+    /** How long stopping may take on SIGTERM; in-flight calls get most of it (app/shutdown.ts). */
     shutdownTimeoutMs: number;
   };
   logLevel: LogLevel;
   storage: StorageConfig;
   queue: QueueConfig;
-  scheduler: SchedulerSettings;
+  scheduler: SchedulerConfig;
 }
 
 export type StorageConfig =
@@ -48,132 +39,131 @@ export type StorageConfig =
       poolMax: number;
     };
 
-export const variables: VariableDoc[] = [
-  { name: "API_HOST", default: "0.0.0.0", description: "Address the api listens on." },
-  {
-    name: "API_PORT",
-    default: "8080",
-    description: "Port for gRPC, gRPC-Web, Connect, /metrics and health checks.",
-  },
-  {
-    name: "SHUTDOWN_TIMEOUT",
-    default: "10s",
-    description: "Grace period for in-flight calls on SIGTERM/SIGINT.",
-  },
-  {
-    name: "LOG_LEVEL",
-    default: "info",
-    description: "fatal, error, warn, info, debug, trace or silent.",
-  },
-  {
-    name: "STORAGE",
-    default: "postgres",
-    description: "`postgres` (real or embedded) or `memory` (lost on exit).",
-  },
-  {
-    name: "DATABASE_URL",
-    default: "(unset)",
-    description: "postgres:// URL. Unset: embedded PGlite under DATA_DIR.",
-  },
-  {
-    name: "DATA_DIR",
-    default: "./data",
-    description: "Where the embedded database keeps its files.",
-  },
-  {
-    name: "DB_MIGRATE",
-    default: "false",
-    description: "`true`: the api applies pending migrations at start.",
-  },
-  {
-    name: "DB_CONNECT_TIMEOUT",
-    default: "60s",
-    description: "How long to retry the first database connection.",
-  },
-  {
-    name: "DB_POOL_MAX",
-    default: "10",
-    description: "Most connections the api opens to Postgres.",
-  },
-  ...queueVariables,
-  {
-    name: "SCHEDULER_PORT",
-    default: "8081",
-    description: "Port of the scheduler's /metrics and /healthz.",
-  },
-  {
-    name: "SCHEDULER_POLL_INTERVAL",
-    default: "250ms",
-    description: "How often the scheduler looks for due reminders.",
-  },
-  {
-    name: "SCHEDULER_BATCH_SIZE",
-    default: "500",
-    description: "Most reminders one scheduler pass claims.",
-  },
-  {
-    name: "SCHEDULER_CONCURRENCY",
-    default: "4",
-    description:
-      "Most scheduler passes at once while reminders are backlogged (each holds a database connection while it publishes).",
-  },
-  {
-    name: "RETENTION",
-    default: "365d",
-    description: "Events that ended longer ago than this are deleted.",
-  },
-  {
-    name: "CLEANUP_INTERVAL",
-    default: "1h",
-    description: "How often the scheduler deletes old events.",
-  },
-  {
-    name: "CLEANUP_BATCH_SIZE",
-    default: "1000",
-    description: "Most events one cleanup statement deletes.",
-  },
-];
+export interface TopologyNames {
+  /** Direct exchange the scheduler publishes to. */
+  notificationsExchange: string;
+  /** Durable queue the sender consumes. */
+  notificationsQueue: string;
+  /** Fanout exchange rejected and over-delivered notifications go to. */
+  deadLetterExchange: string;
+  deadLetterQueue: string;
+  /** Fanout exchange for delivery receipts; consumers bind their own queues. */
+  statusExchange: string;
+}
+
+export interface QueueConfig {
+  /** Unset: the in-process queue (only `all` can use it: nothing leaves the process). */
+  amqpUrl: string | undefined;
+  names: TopologyNames;
+  /** How long to retry the first connection before giving up. */
+  connectTimeoutMs: number;
+  senderPrefetch: number;
+  /** Port of the sender's /metrics and /healthz. */
+  senderPort: number;
+}
+
+export interface SchedulerConfig {
+  port: number;
+  pollIntervalMs: number;
+  batchSize: number;
+  parallelPasses: number;
+  retentionMs: number;
+  cleanupIntervalMs: number;
+  cleanupBatchSize: number;
+}
+
+type Settings = typeof settings;
+type ValueOf<K extends SettingName> = Settings[K]["parser"] extends {
+  parse(value: string): Result<infer T, string>;
+}
+  ? T
+  : never;
+/** A setting with a default always has a value; one without may be unset. */
+type Read<K extends SettingName> = Settings[K]["default"] extends string
+  ? ValueOf<K>
+  : ValueOf<K> | undefined;
+
+/** The setting's value from env, else its default; throws ConfigError. */
+function read<K extends SettingName>(env: Env, name: K): Read<K> {
+  const declaration = settings[name];
+  const value = rawValue(env, name) ?? declaration.default;
+  if (value === undefined) return undefined as Read<K>;
+  const parsed = declaration.parser.parse(value);
+  if (!parsed.ok) throw new ConfigError(name, parsed.error);
+  return parsed.value as Read<K>;
+}
 
 export function loadConfig(env: Env): Result<Config, ConfigError> {
   try {
-    const storageKind = oneOf(env, "STORAGE", ["postgres", "memory"], "postgres");
     const storage: StorageConfig =
-      storageKind === "memory"
+      read(env, "STORAGE") === "memory"
         ? { kind: "memory" }
         : {
             kind: "postgres",
-            databaseUrl: postgresUrl(env, "DATABASE_URL"),
-            dataDir: text(env, "DATA_DIR", "./data"),
-            migrateOnStart: bool(env, "DB_MIGRATE", false),
-            connectTimeoutMs: duration(env, "DB_CONNECT_TIMEOUT", "60s"),
-            poolMax: integer(env, "DB_POOL_MAX", 10, 1, 1000),
+            databaseUrl: read(env, "DATABASE_URL"),
+            dataDir: read(env, "DATA_DIR"),
+            migrateOnStart: read(env, "DB_MIGRATE"),
+            connectTimeoutMs: read(env, "DB_CONNECT_TIMEOUT"),
+            poolMax: read(env, "DB_POOL_MAX"),
           };
     return ok({
       api: {
-        host: text(env, "API_HOST", "0.0.0.0"),
-        port: integer(env, "API_PORT", 8080, 0, 65535),
-        shutdownTimeoutMs: duration(env, "SHUTDOWN_TIMEOUT", "10s"),
+        host: read(env, "API_HOST"),
+        port: read(env, "API_PORT"),
+        shutdownTimeoutMs: read(env, "SHUTDOWN_TIMEOUT"),
       },
-      logLevel: oneOf(
-        env,
-        "LOG_LEVEL",
-        ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
-        "info",
-      ),
+      logLevel: read(env, "LOG_LEVEL"),
       storage,
-      queue: readQueueConfig(env),
+      queue: {
+        amqpUrl: read(env, "AMQP_URL"),
+        names: topologyNames(env),
+        connectTimeoutMs: read(env, "AMQP_CONNECT_TIMEOUT"),
+        senderPrefetch: read(env, "SENDER_PREFETCH"),
+        senderPort: read(env, "SENDER_PORT"),
+      },
       scheduler: {
-        port: integer(env, "SCHEDULER_PORT", 8081, 0, 65535),
-        pollIntervalMs: duration(env, "SCHEDULER_POLL_INTERVAL", "250ms"),
-        batchSize: integer(env, "SCHEDULER_BATCH_SIZE", 500, 1, 10_000),
-        parallelPasses: integer(env, "SCHEDULER_CONCURRENCY", 4, 1, 64),
-        retentionMs: duration(env, "RETENTION", "365d"),
-        cleanupIntervalMs: duration(env, "CLEANUP_INTERVAL", "1h"),
-        cleanupBatchSize: integer(env, "CLEANUP_BATCH_SIZE", 1000, 1, 100_000),
+        port: read(env, "SCHEDULER_PORT"),
+        pollIntervalMs: read(env, "SCHEDULER_POLL_INTERVAL"),
+        batchSize: read(env, "SCHEDULER_BATCH_SIZE"),
+        parallelPasses: read(env, "SCHEDULER_CONCURRENCY"),
+        retentionMs: read(env, "RETENTION"),
+        cleanupIntervalMs: read(env, "CLEANUP_INTERVAL"),
+        cleanupBatchSize: read(env, "CLEANUP_BATCH_SIZE"),
       },
     });
   } catch (error) {
     if (error instanceof ConfigError) return err(error);
     throw error;
   }
+}
+
+function topologyNames(env: Env): TopologyNames {
+  const names: TopologyNames = {
+    notificationsExchange: read(env, "AMQP_NOTIFICATIONS_EXCHANGE"),
+    notificationsQueue: read(env, "AMQP_NOTIFICATIONS_QUEUE"),
+    deadLetterExchange: read(env, "AMQP_DEAD_LETTER_EXCHANGE"),
+    deadLetterQueue: read(env, "AMQP_DEAD_LETTER_QUEUE"),
+    statusExchange: read(env, "AMQP_STATUS_EXCHANGE"),
+  };
+  // One exchange doing two jobs would route receipts or dead letters back
+  // into the notifications queue; one queue doing two would loop forever.
+  if (names.deadLetterExchange === names.notificationsExchange) {
+    throw new ConfigError(
+      "AMQP_DEAD_LETTER_EXCHANGE",
+      "must differ from AMQP_NOTIFICATIONS_EXCHANGE",
+    );
+  }
+  if (
+    names.statusExchange === names.notificationsExchange ||
+    names.statusExchange === names.deadLetterExchange
+  ) {
+    throw new ConfigError(
+      "AMQP_STATUS_EXCHANGE",
+      "must differ from AMQP_NOTIFICATIONS_EXCHANGE and AMQP_DEAD_LETTER_EXCHANGE",
+    );
+  }
+  if (names.deadLetterQueue === names.notificationsQueue) {
+    throw new ConfigError("AMQP_DEAD_LETTER_QUEUE", "must differ from AMQP_NOTIFICATIONS_QUEUE");
+  }
+  return names;
 }

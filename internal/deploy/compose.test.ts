@@ -16,8 +16,9 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { parse } from "yaml";
+import { unmetRequirement } from "../app/requirements.js";
 import { runAll } from "../app/roles.js";
-import { type Config, loadConfig, variables } from "../config/config.js";
+import { type Config, loadConfig, settingList, settings } from "../config/config.js";
 import { findRunningRole, healthUrls, isRole, probe, probeHost, type Role } from "./healthcheck.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -66,7 +67,7 @@ const SUITE_VARIABLES = new Set([
 // What each role needs, from internal/app/roles.ts: api, scheduler and
 // migrate open the database (without DATABASE_URL, an embedded one inside
 // the container: private to it and lost with it); scheduler and sender use
-// the broker (without AMQP_URL, an in-process queue that connects nobody).
+// the broker (without AMQP_URL they refuse to start: internal/app/requirements.ts).
 const DATABASE_ROLES: Role[] = ["api", "scheduler", "migrate"];
 const BROKER_ROLES: Role[] = ["scheduler", "sender"];
 const LONG_RUNNING_ROLES: Role[] = ["api", "scheduler", "sender"];
@@ -189,7 +190,7 @@ describe("compose.yaml", () => {
   });
 
   it("sets only variables the service reads, as strings it accepts", () => {
-    const known = new Set(variables.map((v) => v.name));
+    const known = new Set<string>(settingList.map((s) => s.name));
     for (const [name] of ours) {
       for (const key of Object.keys(envOf(name))) {
         const allowed = known.has(key) || (name === "tests" && SUITE_VARIABLES.has(key));
@@ -206,6 +207,8 @@ describe("compose.yaml", () => {
     for (const [name] of roleServices) {
       const role = roleOf(name);
       const config = configOf(name);
+      const unmet = unmetRequirement(role, config);
+      assert.equal(unmet, undefined, `${name}: cal_service ${role} would refuse: ${unmet}`);
       if (DATABASE_ROLES.includes(role)) {
         assert.ok(
           config.storage.kind === "postgres" && config.storage.databaseUrl !== undefined,
@@ -530,8 +533,8 @@ describe("Dockerfile", () => {
       "dist/cmd/healthcheck.js is built from it",
     );
     const exposed = (last(runtime, "EXPOSE")?.args ?? "").split(" ").map(Number);
-    const defaults = ["API_PORT", "SCHEDULER_PORT", "SENDER_PORT"].map((name) =>
-      Number(variables.find((v) => v.name === name)?.default),
+    const defaults = [settings.API_PORT, settings.SCHEDULER_PORT, settings.SENDER_PORT].map((s) =>
+      Number(s.default),
     );
     assert.deepEqual(exposed, defaults);
   });

@@ -1,8 +1,9 @@
 // Picks the transport: RabbitMQ when AMQP_URL is set, else the in-process
 // queue. Open one broker per process and share it between scheduler and
 // sender: with the in-process queue, that is what connects them.
+
+import type { QueueConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
-import type { QueueConfig } from "./config.js";
 import { MemoryBroker } from "./memory/memory_broker.js";
 import type { Broker } from "./queue.js";
 import { RabbitBroker } from "./rabbitmq/broker.js";

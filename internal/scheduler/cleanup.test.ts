@@ -6,7 +6,7 @@ import client from "prom-client";
 import { silentLogger } from "../log/logger.js";
 import { MemoryEventStore } from "../store/memory/memory_store.js";
 import { ManualClock } from "../store/testing/contract.js";
-import { cleanUpOnce } from "./cleanup.js";
+import { cleanUpOnce, startCleanup } from "./cleanup.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -65,5 +65,40 @@ describe("retention cleanup", () => {
     });
     assert.equal(count, 7);
     assert.equal(await store.deleteEventsEndedBefore(clock.read(), 100), 0);
+  });
+
+  // A backlog of old events must not hold a shutdown: the loop stops after
+  // the batch in hand. (Before, it deleted until nothing old was left.)
+  it("stops between batches when asked, however many old events remain", {
+    timeout: 10_000,
+  }, async () => {
+    let batches = 0;
+    let stopAsked = false;
+    let batchesWhenStopAsked = 0;
+    const cleanup = startCleanup({
+      reminders: {
+        // An endless backlog: every batch comes back full.
+        async deleteEventsEndedBefore(_cutoff, limit) {
+          batches += 1;
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          return limit;
+        },
+      },
+      logger: silentLogger(),
+      clock: () => new Date(),
+      deleted: new client.Counter({ name: "deleted_stop_test", help: "test", registers: [] }),
+      retentionMs: 365 * DAY,
+      intervalMs: 60_000,
+      batchSize: 100,
+    });
+    while (batches < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+    stopAsked = true;
+    batchesWhenStopAsked = batches;
+    await cleanup.stop();
+    assert.ok(stopAsked);
+    assert.ok(
+      batches <= batchesWhenStopAsked + 1,
+      `${batches - batchesWhenStopAsked} batches ran after the stop`,
+    );
   });
 });

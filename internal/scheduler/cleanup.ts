@@ -16,11 +16,18 @@ export interface CleanupOptions {
   batchSize: number;
 }
 
-/** Deletes every event that ended before now - retention; returns how many. */
-export async function cleanUpOnce(options: Omit<CleanupOptions, "intervalMs">): Promise<number> {
+/**
+ * Deletes every event that ended before now - retention; returns how many.
+ * Once `stopping` is aborted it ends after the batch in hand: the rest waits
+ * for the next start, and a shutdown does not wait for a long backlog.
+ */
+export async function cleanUpOnce(
+  options: Omit<CleanupOptions, "intervalMs">,
+  stopping?: AbortSignal,
+): Promise<number> {
   const cutoff = new Date(options.clock().getTime() - options.retentionMs);
   let total = 0;
-  for (;;) {
+  while (!stopping?.aborted) {
     const deleted = await options.reminders.deleteEventsEndedBefore(cutoff, options.batchSize);
     total += deleted;
     options.deleted.inc(deleted);
@@ -41,7 +48,7 @@ export function startCleanup(options: CleanupOptions): Loop {
   const done = (async () => {
     while (!stopping.signal.aborted) {
       try {
-        await cleanUpOnce(options);
+        await cleanUpOnce(options, stopping.signal);
         healthy = true;
       } catch (error) {
         healthy = false;

@@ -23,8 +23,8 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from "amqplib";
 import postgres, { type Sql } from "postgres";
 import { CalendarService, EventSchema } from "../../gen/calendar/v1/calendar_pb.js";
+import type { TopologyNames } from "../../internal/config/config.js";
 import { decodeReceipt } from "../../internal/notification/receipt.js";
-import type { TopologyNames } from "../../internal/queue/config.js";
 
 const ENTRY = fileURLToPath(new URL("../../cmd/cal_service.ts", import.meta.url));
 const execFileAsync = promisify(execFile);

@@ -2,8 +2,8 @@
 // as RabbitMQ advises: when a resource alarm blocks a connection that
 // publishes, the acks of a consumer on that same connection would stall too.
 import type { ConfirmChannel } from "amqplib";
+import type { TopologyNames } from "../../config/config.js";
 import type { Logger } from "../../log/logger.js";
-import type { TopologyNames } from "../config.js";
 import type { Broker, Consumer, Publisher } from "../queue.js";
 import { AmqpConnection, type BackoffOptions } from "./connection.js";
 import { RabbitConsumer } from "./consumer.js";

@@ -2,8 +2,8 @@
 // channel it came from; if that channel died meanwhile, RabbitMQ has already
 // put the message back and will deliver it again (at least once).
 import type { Channel, ConsumeMessage } from "amqplib";
+import type { TopologyNames } from "../../config/config.js";
 import type { Logger } from "../../log/logger.js";
-import type { TopologyNames } from "../config.js";
 import type { Consumer, Delivery, Disposition, Handler } from "../queue.js";
 import type { AmqpConnection } from "./connection.js";
 import { ManagedChannel } from "./managed_channel.js";

@@ -10,7 +10,7 @@
 // forever. Quorum queues are always durable and cannot be exclusive, which
 // suits a shared work queue.
 import type { Channel } from "amqplib";
-import type { TopologyNames } from "../config.js";
+import type { TopologyNames } from "../../config/config.js";
 
 /** Routing key from the notifications exchange to the notifications queue. */
 export const NOTIFICATION_ROUTING_KEY = "notification";
