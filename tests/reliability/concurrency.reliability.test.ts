@@ -26,7 +26,8 @@
 //   an event that really was in the way.
 // - Series against single events: creates of endless weekly series racing
 //   creates of single events on a later occurrence, and moves of one
-//   occurrence racing creates onto the same time: one winner each round.
+//   occurrence (with expected_version) racing creates onto the same time:
+//   one winner each round.
 // - The same id and busy time for many users at once: ids and busy time are
 //   per user, so all succeed, each user seeing only their own.
 import assert from "node:assert/strict";
@@ -479,7 +480,12 @@ describe("concurrency", () => {
           return i % 2 === 0
             ? answer(
                 client.updateEvent(
-                  { event: eventAt(start, HOUR, `Moved ${round}.${i}`, occurrenceId) },
+                  {
+                    event: eventAt(start, HOUR, `Moved ${round}.${i}`, occurrenceId),
+                    // Without it, moves of one occurrence all apply in turn,
+                    // as blind updates of one event do.
+                    expectedVersion: series.version,
+                  },
                   as(user),
                 ),
               )
@@ -492,11 +498,14 @@ describe("concurrency", () => {
         }),
       );
       const winners = results.filter((r) => r.ok);
-      const odd = results.filter((r) => !(r.ok || r.code === Code.FailedPrecondition));
+      // Losing moves get ABORTED once another move changed the occurrence.
+      const odd = results.filter(
+        (r) => !(r.ok || r.code === Code.FailedPrecondition || r.code === Code.Aborted),
+      );
       const listed = await listDay(user, target.date);
       const fine = winners.length === 1 && odd.length === 0 && listed.length === 1;
       tally.record(
-        "occurrence move vs create race: one winner, others FAILED_PRECONDITION",
+        "occurrence move vs create race: one winner, others FAILED_PRECONDITION or ABORTED",
         fine,
         odd[0] ? describeAnswer(odd[0]) : undefined,
       );

@@ -152,7 +152,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
         try {
           return await this.#sql.begin(async (tx): Promise<Outcome> => {
             await lockUser(tx, userId);
-            const found = await locate(tx, userId, id);
+            const found = await locate(tx, userId, id, true);
             if (!found || found.cancelled) return err({ kind: "not_found", id });
             const stored = found.event;
             if (expectedVersion !== undefined && expectedVersion !== stored.version) {
@@ -347,7 +347,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     return this.#call("cancel occurrence", () =>
       this.#sql.begin(async (tx): Promise<Result<void, NotFound>> => {
         await lockUser(tx, userId);
-        const found = await locate(tx, userId, id);
+        const found = await locate(tx, userId, id, true);
         if (!found || found.cancelled || !found.series || !found.originalStart) {
           return err({ kind: "not_found", id });
         }

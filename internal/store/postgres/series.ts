@@ -64,13 +64,25 @@ export interface Located {
   cancelled?: boolean;
 }
 
-/** Finds an event, a series, or an occurrence (stored as an exception or not). */
-export async function locate(db: Db, userId: string, id: string): Promise<Located | undefined> {
+/**
+ * Finds an event, a series, or an occurrence (stored as an exception or
+ * not). `forUpdate` locks the rows found until the transaction ends, so a
+ * delete that does not take the user lock cannot remove them between this
+ * read and the write that follows (the write would bring them back).
+ */
+export async function locate(
+  db: Db,
+  userId: string,
+  id: string,
+  forUpdate = false,
+): Promise<Located | undefined> {
+  const lock = forUpdate ? db`for update` : db``;
   const occurrence = parseOccurrenceId(id);
   if (!occurrence) {
     const [row] = await db<EventRow[]>`
       select ${eventColumns(db)} from events
-      where user_id = ${userId} and id = ${id} and recurring_event_id is null`;
+      where user_id = ${userId} and id = ${id} and recurring_event_id is null
+      ${lock}`;
     return row ? { event: toEvent(row), rowId: row.id } : undefined;
   }
   const rows = await db<(EventRow & { cancelled: boolean })[]>`
@@ -78,7 +90,8 @@ export async function locate(db: Db, userId: string, id: string): Promise<Locate
     where user_id = ${userId}
       and ((id = ${occurrence.seriesId} and recurrence is not null)
         or (recurring_event_id = ${occurrence.seriesId}
-            and original_start = ${instant(db, occurrence.originalStart)}))`;
+            and original_start = ${instant(db, occurrence.originalStart)}))
+    ${lock}`;
   const seriesRow = rows.find((row) => row.recurrence !== null);
   if (!seriesRow) return undefined;
   const series = toEvent(seriesRow);
