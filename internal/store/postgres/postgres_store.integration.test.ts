@@ -190,8 +190,10 @@ describe("migrations on a server", () => {
     const runners = [pool(schema, 1), pool(schema, 1), pool(schema, 1)];
     const results = await Promise.all(runners.map((sql) => runMigrations(sql, logger)));
     const appliedBy = results.map((r) => r.applied);
-    assert.equal(appliedBy.filter((a) => a.length > 0).length, 1, JSON.stringify(appliedBy));
-    assert.deepEqual(appliedBy.flat(), [
+    // Each migration is its own transaction under the lock, so runners may
+    // take turns (one applies 0001 and 0002, another 0003); what matters is
+    // that every version is applied exactly once.
+    assert.deepEqual(appliedBy.flat().sort(), [
       "0001_events",
       "0002_reminder_dispatch",
       "0003_recurring_events",
