@@ -105,7 +105,7 @@ export function validateRecurrence(
   const recurrence = { lines: trimmed, timeZone };
   let rule: RRuleTemporal;
   try {
-    rule = buildRule(parsed.value, start, timeZone);
+    rule = buildRule(parsed.value, start, timeZone, FIRST_OCCURRENCE_SEARCH);
   } catch (error) {
     return err(
       invalidArgument(
@@ -330,7 +330,12 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
-function buildRule(parsed: ParsedRecurrence, start: Date, timeZone: string): RRuleTemporal {
+function buildRule(
+  parsed: ParsedRecurrence,
+  start: Date,
+  timeZone: string,
+  maxIterations?: number,
+): RRuleTemporal {
   const dtstart = Temporal.Instant.fromEpochMilliseconds(start.getTime()).toZonedDateTimeISO(
     timeZone,
   );
@@ -353,8 +358,16 @@ function buildRule(parsed: ParsedRecurrence, start: Date, timeZone: string): RRu
     tzid: timeZone,
     exDate: parsed.exDates,
     rDate: parsed.rDates,
+    ...(maxIterations === undefined ? {} : { maxIterations }),
   });
 }
+
+// How far the "does it ever occur" check searches, in periods of the rule's
+// FREQ. Real rules have their first occurrence well within it (Feb 29 at
+// most 8 years away, Friday the 13th 14 months); a rule that never matches
+// (Feb 30) is found out in about 0.4 s instead of the library's 10,000
+// periods (2 s).
+const FIRST_OCCURRENCE_SEARCH = 2000;
 
 /** An expanded series: its occurrence starts, on demand. */
 export class Schedule {
