@@ -21,7 +21,9 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Dependencies first, so that a source change does not reinstall them.
+# patches/ too: npm ci's postinstall applies them (patch-package).
 COPY package.json package-lock.json ./
+COPY patches patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY gen gen
@@ -38,10 +40,13 @@ CMD ["npm", "run", "test:stack"]
 
 # No install scripts: no production dependency has one (only the dev tools
 # esbuild and buf do), and none should run where the image is assembled.
+# That skips our own postinstall too, and patch-package is a dev tool: each
+# package patched under patches/ is taken as the build stage patched it.
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY --from=build /app/node_modules/postgres node_modules/postgres
 
 FROM ${NODE_IMAGE} AS runtime
 # The heap capped to what a role needs: left alone, V8 lets the heap grow

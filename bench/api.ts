@@ -1,12 +1,21 @@
 // API throughput and latency per RPC, protocol and concurrency, each beside
-// two references measured in the same run at the same concurrency:
-// - pg:    the same SQL issued directly with postgres.js (a pool of 10, the
-//          api's default DB_POOL_MAX): what the database can do;
-// - empty: bench.v1.Bench/Ping on the same server and protocol, behind the
-//          same interceptors (createApiServer's extraRoutes): what the server
-//          (HTTP, Connect, Fastify, access log, metrics) can do per call.
+// references measured in the same run at the same concurrency:
+// - pg:      the same SQL issued directly with postgres.js (a pool of 10, the
+//            api's default DB_POOL_MAX): what the database can do;
+// - minimal: a minimal Fastify + postgres.js server running the same SQL and
+//            answering JSON over HTTP/1.1 (bench/reference_server.ts;
+//            CreateEvent as one INSERT): what Node can do for the same work;
+// - empty:   bench.v1.Bench/Ping on the same server and protocol, behind the
+//            same interceptors (createApiServer's extraRoutes): what the server
+//            (HTTP, Connect, Fastify, access log, metrics) can do per call;
+// - plain:   a plain Fastify route answering {} in the reference process: what
+//            Node and Fastify cost per HTTP/1.1 request;
+// - bare:    the empty RPC on bare connect-fastify in the reference process
+//            (Connect JSON over HTTP/1.1): what Connect itself costs per call.
 // Each cell also records the cores kept busy by the api, this process (the
-// load generator) and PostgreSQL, to show which one bounds it.
+// load generator) and PostgreSQL, to show which one bounds it. At the top
+// concurrency, scale-out cells load one api process and then two (the
+// connections spread over both, as a load balancer would).
 import { randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -16,7 +25,7 @@ import type { Sql } from "postgres";
 import { CalendarService } from "../gen/calendar/v1/calendar_pb.js";
 import { eventsInWindow } from "../internal/store/postgres/postgres_store.js";
 import { type EventRow, eventColumns, instant } from "../internal/store/postgres/rows.js";
-import { BenchService } from "./bench_service.js";
+import { BenchService, PlainService } from "./bench_service.js";
 import {
   leanConnectJsonClient,
   leanGrpcClient,
@@ -67,11 +76,27 @@ export interface ApiRow {
   concurrency: number;
   api: MeasuredCell;
   pg: MeasuredCell;
+  /** The same SQL behind a minimal Fastify route (Connect JSON paths, HTTP/1.1). */
+  minimal: MeasuredCell;
   empty: MeasuredCell;
+  /** A plain Fastify route answering {} (HTTP/1.1). */
+  plain: MeasuredCell;
+  /** The empty RPC on bare connect-fastify (Connect JSON, HTTP/1.1). */
+  bare: MeasuredCell;
+}
+
+/** One api process, then two, loaded back to back at the same concurrency. */
+export interface ScaleRow {
+  call: Method | "empty";
+  protocol: string;
+  concurrency: number;
+  one: MeasuredCell;
+  two: MeasuredCell;
 }
 
 export interface ApiReport {
   rows: ApiRow[];
+  scaling: ScaleRow[];
   /** Highest VmRSS sampled (every 100 ms) during the concurrency-64 cells. */
   peakRssMbAtMaxConcurrency: number;
   /** The api's VmHWM at the end of the API part. */
@@ -115,6 +140,7 @@ const GET_EVENT = unaryMethod(CalendarService, "GetEvent");
 const LIST_DAY = unaryMethod(CalendarService, "ListDayEvents");
 const LIST_MONTH = unaryMethod(CalendarService, "ListMonthEvents");
 const PING = unaryMethod(BenchService, "Ping");
+const PLAIN_PING = unaryMethod(PlainService, "Ping");
 
 function apiCalls(call: UnaryCall, events: { userId: string; id: string }[]): Calls {
   const as = (userId: string) => ({ "x-user-id": userId });
@@ -207,9 +233,27 @@ function pgCalls(sql: Sql, events: { userId: string; id: string }[]): Calls {
   };
 }
 
+/** Calls spread over several servers, one after the other, as a round-robin balancer does. */
+function spread(calls: UnaryCall[]): UnaryCall {
+  let next = 0;
+  return (method, input, headers) => {
+    const call = calls[next++ % calls.length] as UnaryCall;
+    return call(method, input, headers);
+  };
+}
+
+/** The methods the scale-out cells load (besides the empty RPC). */
+const SCALED: readonly Method[] = ["ListDayEvents", "GetEvent"];
+
 export async function runApiBench(
   db: BenchDatabase,
-  api: ApiProcess,
+  servers: {
+    api: ApiProcess;
+    /** A second api process on the same database, for the scale-out cells. */
+    second: ApiProcess;
+    /** bench/reference_server.ts on the same database. */
+    reference: ApiProcess;
+  },
   options: Omit<LoadOptions, "concurrency"> & {
     concurrencies: number[];
     /** Subsets to run (default: all), e.g. to profile one path. */
@@ -218,6 +262,7 @@ export async function runApiBench(
     client?: ClientKind;
   },
 ): Promise<ApiReport> {
+  const { api, second, reference } = servers;
   const clientKind = options.client ?? "lean";
   const methods = options.methods ?? METHODS;
   const idleRssMb = RssSampler.read(api.pid).rssKb / 1024;
@@ -226,35 +271,71 @@ export async function runApiBench(
   const protocols = Object.entries(PROTOCOLS).filter(
     ([name]) => options.protocols === undefined || options.protocols.includes(name),
   );
-  const clients = protocols.map(([name, kinds]) => ({ name, call: kinds[clientKind](api.url) }));
+  const clients = protocols.map(([name, kinds]) => ({
+    name,
+    call: kinds[clientKind](api.url),
+    both: spread([kinds[clientKind](api.url), kinds[clientKind](second.url)]),
+  }));
+  // The references speak plain JSON over HTTP/1.1, as Connect JSON does.
+  const referenceCall = PROTOCOLS["Connect JSON h1"]?.[clientKind](reference.url) as UnaryCall;
   const rows: ApiRow[] = [];
+  const scaling: ScaleRow[] = [];
   const rss = new RssSampler(api.pid);
-  const cpu = new CpuMeter(api.pid);
+  const meters = {
+    api: new CpuMeter([api.pid]),
+    both: new CpuMeter([api.pid, second.pid]),
+    reference: new CpuMeter([reference.pid]),
+  };
   const maxConcurrency = Math.max(...options.concurrencies);
+  const scaled = ["empty", ...methods.filter((m) => SCALED.includes(m))] as const;
   const cells =
-    options.concurrencies.length * ((methods.length + 1) * clients.length + methods.length);
+    options.concurrencies.length *
+      ((methods.length + 1) * (clients.length + 1) + methods.length + 1) +
+    2 * scaled.length * clients.length;
   let done = 0;
   const cell = async (
     label: string,
     call: (seq: number) => Promise<unknown>,
     concurrency: number,
+    meter: CpuMeter = meters.api,
   ): Promise<MeasuredCell> => {
     done += 1;
-    const cpuSince = cpu.start();
+    const cpuSince = meter.start();
     const result = { ...(await runLoad(call, { ...options, concurrency })), cpu: cpuSince() };
     const c = result.cpu;
     progress(
-      `api ${done}/${cells} ${label} c=${concurrency}: ${result.rps.toFixed(0)}/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}; cores busy: api ${c.api.toFixed(2)} bench ${c.bench.toFixed(2)} postgres ${c.postgres.toFixed(2)} machine ${c.machine.toFixed(2)}`,
+      `api ${done}/${cells} ${label} c=${concurrency}: ${result.rps.toFixed(0)}/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}; cores busy: server ${c.api.toFixed(2)} bench ${c.bench.toFixed(2)} postgres ${c.postgres.toFixed(2)} machine ${c.machine.toFixed(2)}`,
     );
     return result;
   };
 
   for (const concurrency of options.concurrencies) {
-    if (concurrency === maxConcurrency) rss.start();
     const pg: Partial<Record<Method, MeasuredCell>> = {};
+    const minimal: Partial<Record<Method, MeasuredCell>> = {};
     for (const method of methods) {
       pg[method] = await cell(`pg ${method}`, pgCalls(db.sql, events)[method], concurrency);
     }
+    const plain = await cell(
+      "plain Fastify empty",
+      () => referenceCall(PLAIN_PING, {}, {}),
+      concurrency,
+      meters.reference,
+    );
+    const bare = await cell(
+      "bare connect-fastify empty",
+      () => referenceCall(PING, {}, {}),
+      concurrency,
+      meters.reference,
+    );
+    for (const method of methods) {
+      minimal[method] = await cell(
+        `minimal Fastify+pg ${method}`,
+        apiCalls(referenceCall, events)[method],
+        concurrency,
+        meters.reference,
+      );
+    }
+    if (concurrency === maxConcurrency) rss.start();
     for (const client of clients) {
       const empty = await cell(
         `${client.name} empty`,
@@ -270,15 +351,31 @@ export async function runApiBench(
           concurrency,
           api: result,
           pg: pg[method] as MeasuredCell,
+          minimal: minimal[method] as MeasuredCell,
           empty,
+          plain,
+          bare,
         });
       }
     }
     rss.stop();
   }
+
+  // Scale-out: the same calls on one process and on two, back to back.
+  for (const client of clients) {
+    for (const call of scaled) {
+      const on = (target: UnaryCall) =>
+        call === "empty" ? () => target(PING, {}, {}) : apiCalls(target, events)[call];
+      const label = `${client.name} ${call}`;
+      const one = await cell(`${label} (1 api)`, on(client.call), maxConcurrency);
+      const two = await cell(`${label} (2 apis)`, on(client.both), maxConcurrency, meters.both);
+      scaling.push({ call, protocol: client.name, concurrency: maxConcurrency, one, two });
+    }
+  }
   const { hwmKb } = RssSampler.read(api.pid);
   return {
     rows,
+    scaling,
     peakRssMbAtMaxConcurrency: rss.peakRssKb / 1024,
     hwmMb: hwmKb / 1024,
     idleRssMb,

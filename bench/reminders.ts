@@ -3,7 +3,10 @@
 // (dist/, with the Dockerfile's NODE_OPTIONS, as deployed; default settings), with AMQP names
 // of this run's own. (1) N reminders due at once, drained to the sender,
 // beside a raw amqplib loop on the same broker; (2) a steady rate, lateness
-// read off the sender's "reminder delivered" log lines.
+// read off the sender's "reminder delivered" log lines; (3) scale-out: a
+// second scheduler and a second sender join, N more fall due at once, and
+// the deliveries are counted by event across both senders (duplicates: 0
+// expected in normal operation).
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -34,6 +37,15 @@ export interface RemindersReport {
   /** Cores kept busy during the raw loop and during the drain, by process group. */
   rawCores: Record<string, number>;
   drainCores: Record<string, number>;
+  /** The same drain with two schedulers and two senders. */
+  replicated: {
+    drainPerSecond: number;
+    /** Deliveries beyond the first for the same event, across both senders. */
+    duplicates: number;
+    /** Events delivered at least once (of `reminders`). */
+    delivered: number;
+    cores: Record<string, number>;
+  };
 }
 
 /** The services both loops lean on, by command name. */
@@ -186,13 +198,21 @@ export async function runRemindersBench(
   };
   const lateness: number[] = [];
   const arrivals: number[] = [];
-  const sender = startRole("sender", env, (line) => {
-    if (line.includes('"title":"steady"') && line.includes("reminder delivered")) {
+  /** Deliveries of the scale-out cell, by event id, across both senders. */
+  const replicaDeliveries = new Map<string, number>();
+  const onDelivery = (line: string) => {
+    if (!line.includes("reminder delivered")) return;
+    if (line.includes('"title":"steady"')) {
       lateness.push(JSON.parse(line).latenessMs);
       arrivals.push(performance.now());
+    } else if (line.includes('"title":"replicas"')) {
+      const { eventId } = JSON.parse(line) as { eventId: string };
+      replicaDeliveries.set(eventId, (replicaDeliveries.get(eventId) ?? 0) + 1);
     }
-  });
+  };
+  const sender = startRole("sender", env, onDelivery);
   const scheduler = startRole("scheduler", env);
+  const replicas: Role[] = [];
   try {
     const metrics = await sender.url;
     await scheduler.url;
@@ -228,6 +248,17 @@ export async function runRemindersBench(
       await sleep(1000);
       progress(`reminders: steady ${lateness.length}/${steady} delivered`);
     }
+    const replicated = await drainWithReplicas(
+      db.sql,
+      options.reminders,
+      { scheduler, sender },
+      () => {
+        const more = [startRole("sender", env, onDelivery), startRole("scheduler", env)];
+        replicas.push(...more);
+        return more as [Role, Role];
+      },
+      replicaDeliveries,
+    );
     const sorted = sortedCopy(lateness);
     const longestGapMs = arrivals.reduce(
       (gap, t, i) => Math.max(gap, t - (arrivals[i - 1] ?? t)),
@@ -249,9 +280,10 @@ export async function runRemindersBench(
       warnings,
       rawCores,
       drainCores,
+      replicated,
     };
   } finally {
-    for (const role of [scheduler, sender]) role.child.kill("SIGTERM");
+    for (const role of [scheduler, sender, ...replicas]) role.child.kill("SIGTERM");
     await sleep(2000);
     const conn = await amqp.connect(amqpUrl);
     try {
@@ -269,4 +301,44 @@ export async function runRemindersBench(
     }
     await db.drop();
   }
+}
+
+/**
+ * A second sender and a second scheduler join the running pair; `count`
+ * reminders fall due at once and are drained by all four. Deliveries are
+ * counted by event across both senders' log lines; after the last event
+ * arrives, two more seconds catch late duplicates.
+ */
+async function drainWithReplicas(
+  sql: Sql,
+  count: number,
+  first: { scheduler: Role; sender: Role },
+  startPair: () => [Role, Role],
+  deliveries: Map<string, number>,
+): Promise<RemindersReport["replicated"]> {
+  const [sender2, scheduler2] = startPair();
+  await Promise.all([sender2.url, scheduler2.url]);
+  progress(`reminders: two schedulers and two senders; inserting ${count} due now`);
+  await insertReminders(sql, count, "replicas", Date.now() - 1000, 0);
+  const started = performance.now();
+  const meter = startCoreCount({
+    ...SERVICES,
+    schedulers: [first.scheduler.child.pid ?? 0, scheduler2.child.pid ?? 0],
+    senders: [first.sender.child.pid ?? 0, sender2.child.pid ?? 0],
+    bench: [process.pid],
+  });
+  while (deliveries.size < count) {
+    await sleep(1000);
+    progress(`reminders: replicas drained ${deliveries.size}/${count}`);
+    if (performance.now() - started > 600_000) break;
+  }
+  const drainPerSecond = deliveries.size / ((performance.now() - started) / 1000);
+  const cores = meter();
+  await sleep(2000);
+  let duplicates = 0;
+  for (const n of deliveries.values()) duplicates += n - 1;
+  progress(
+    `reminders: replicas ${drainPerSecond.toFixed(0)}/s, ${duplicates} duplicates; cores busy ${formatCores(cores)}`,
+  );
+  return { drainPerSecond, duplicates, delivered: deliveries.size, cores };
 }

@@ -12,7 +12,7 @@
 //   --max-requests 200000        bound on calls per cell
 //   --events 10000,1000000       table sizes for the data-size part
 //   --reminders 100000           reminders due at once (drain)
-//   --steady-rate 500 --steady-seconds 60
+//   --steady-rate 1000 --steady-seconds 60
 //   --quick                      small sizes: a smoke run in about two minutes
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -21,7 +21,7 @@ import { type ApiReport, type ClientKind, METHODS, type Method, runApiBench } fr
 import { type DataSizeReport, runDataSizeBench } from "./data_size.js";
 import { type RecurringReport, recurringRatios, runRecurringBench } from "./recurring.js";
 import { formatCores, type RemindersReport, runRemindersBench } from "./reminders.js";
-import { createDatabase, progress, runId, startApi } from "./setup.js";
+import { createDatabase, progress, runId, startApi, startReference } from "./setup.js";
 import { fmt, ratio } from "./stats.js";
 
 const { values: flags } = parseArgs({
@@ -36,7 +36,7 @@ const { values: flags } = parseArgs({
     "max-requests": { type: "string", default: "200000" },
     events: { type: "string", default: "10000,1000000" },
     reminders: { type: "string", default: "100000" },
-    "steady-rate": { type: "string", default: "500" },
+    "steady-rate": { type: "string", default: "1000" },
     "steady-seconds": { type: "string", default: "60" },
     quick: { type: "boolean", default: false },
   },
@@ -93,33 +93,56 @@ async function main(): Promise<Results> {
     const db = await createDatabase(DATABASE_URL, "api");
     try {
       const api = await startApi(db.url);
-      try {
-        results.api = await runApiBench(db, api, {
-          ...load,
-          concurrencies: numbers(flags.concurrency),
-          ...(flags.methods && { methods: apiMethods(flags.methods) }),
-          ...(flags.protocols && { protocols: flags.protocols.split(",") }),
-          client: clientKind(flags.client),
-        });
-      } finally {
+      const second = await startApi(db.url).catch(async (error) => {
         await api.stop();
+        throw error;
+      });
+      const reference = await startReference(db.url).catch(async (error) => {
+        await Promise.all([api.stop(), second.stop()]);
+        throw error;
+      });
+      try {
+        results.api = await runApiBench(
+          db,
+          { api, second, reference },
+          {
+            ...load,
+            concurrencies: numbers(flags.concurrency),
+            ...(flags.methods && { methods: apiMethods(flags.methods) }),
+            ...(flags.protocols && { protocols: flags.protocols.split(",") }),
+            client: clientKind(flags.client),
+          },
+        );
+      } finally {
+        await Promise.all([api.stop(), second.stop(), reference.stop()]);
       }
     } finally {
       await db.drop();
     }
     const top = Math.max(...numbers(flags.concurrency));
+    const emptyDone = new Set<string>();
     for (const row of results.api.rows) {
       if (row.concurrency !== top) continue;
-      if (row.method === "CreateEvent" || row.method === "ListDayEvents") {
+      if (!emptyDone.has(row.protocol)) {
+        emptyDone.add(row.protocol);
         target(
-          `${row.method} ${row.protocol} c=${top} rps/pg`,
-          ratio(row.api.rps, row.pg.rps),
+          `empty RPC ${row.protocol} c=${top} rps/plain Fastify`,
+          ratio(row.empty.rps, row.plain.rps),
           0.5,
           false,
         );
       }
+      const floor = { ListDayEvents: 0.7, GetEvent: 0.7, CreateEvent: 0.5 }[row.method as string];
+      if (floor !== undefined) {
+        target(
+          `${row.method} ${row.protocol} c=${top} rps/minimal`,
+          ratio(row.api.rps, row.minimal.rps),
+          floor,
+          false,
+        );
+      }
     }
-    target("api peak RSS", results.api.peakRssMbAtMaxConcurrency, 200, true, " MB");
+    target("api peak RSS at c=64", results.api.peakRssMbAtMaxConcurrency, 150, true, " MB");
   }
   if (parts.has("data")) {
     results.dataSize = await runDataSizeBench(DATABASE_URL, {
@@ -138,8 +161,9 @@ async function main(): Promise<Results> {
       steadySeconds: Number(flags["steady-seconds"]),
     });
     const rm = results.reminders;
-    target("drain/raw broker", ratio(rm.drainPerSecond, rm.rawPerSecond), 0.5, false);
-    target("lateness p99", rm.lateness.p99Ms / 1000, 1, true, " s");
+    target("drain/raw broker", ratio(rm.drainPerSecond, rm.rawPerSecond), 0.6, false);
+    target(`lateness p99 at ${rm.steadyRate}/s`, rm.lateness.p99Ms / 1000, 0.5, true, " s");
+    target("duplicates with 2 schedulers + 2 senders", rm.replicated.duplicates, 0, true);
   }
   if (parts.has("recurring")) {
     results.recurring = await runRecurringBench(DATABASE_URL, {
@@ -170,7 +194,7 @@ function print(results: Results): void {
   const out: string[] = [];
   if (results.api) {
     out.push(
-      `API, ${results.flags.client} clients (ratios: api/pg = vs the same SQL on postgres.js; api/empty = vs an empty RPC on the same server and protocol)`,
+      `API, ${results.flags.client} clients (ratios: api/pg = vs the same SQL on postgres.js; api/min = vs the same SQL behind a minimal Fastify route; api/empty = vs an empty RPC on the same server and protocol; empty/bare = that empty RPC vs the same on bare connect-fastify; empty/plain = vs a plain Fastify route)`,
     );
     out.push(
       table(
@@ -183,12 +207,16 @@ function print(results: Results): void {
           "p99 ms",
           "err",
           "pg req/s",
-          "pg p50",
+          "min req/s",
+          "min p50",
           "empty req/s",
-          "empty p50",
-          "rps api/pg",
-          "rps api/empty",
-          "p50 api/pg",
+          "bare req/s",
+          "plain req/s",
+          "api/pg",
+          "api/min",
+          "api/empty",
+          "empty/bare",
+          "empty/plain",
         ],
         results.api.rows.map((r) => [
           r.method,
@@ -199,12 +227,53 @@ function print(results: Results): void {
           fmt(r.api.p99Ms, 2),
           String(r.api.errors + r.pg.errors + r.empty.errors),
           fmt(r.pg.rps, 0),
-          fmt(r.pg.p50Ms, 2),
+          fmt(r.minimal.rps, 0),
+          fmt(r.minimal.p50Ms, 2),
           fmt(r.empty.rps, 0),
-          fmt(r.empty.p50Ms, 2),
+          fmt(r.bare.rps, 0),
+          fmt(r.plain.rps, 0),
           fmt(ratio(r.api.rps, r.pg.rps), 2),
+          fmt(ratio(r.api.rps, r.minimal.rps), 2),
           fmt(ratio(r.api.rps, r.empty.rps), 2),
-          fmt(ratio(r.api.p50Ms, r.pg.p50Ms), 2),
+          fmt(ratio(r.empty.rps, r.bare.rps), 2),
+          fmt(ratio(r.empty.rps, r.plain.rps), 2),
+        ]),
+      ),
+    );
+    // CPU time per call holds up better than req/s on a shared machine:
+    // other work slows every cell, but adds nothing to a process's own ticks.
+    const usPerCall = (c: { rps: number; cpu: { api: number } }) => (1e6 * c.cpu.api) / c.rps;
+    out.push(
+      "",
+      "Server CPU per call (µs of the serving process's CPU time / call; lower is better)",
+    );
+    out.push(
+      table(
+        [
+          "method",
+          "protocol",
+          "c",
+          "api",
+          "minimal",
+          "empty",
+          "bare",
+          "plain",
+          "api/min",
+          "empty/bare",
+          "empty/plain",
+        ],
+        results.api.rows.map((r) => [
+          r.method,
+          r.protocol,
+          String(r.concurrency),
+          fmt(usPerCall(r.api), 0),
+          fmt(usPerCall(r.minimal), 0),
+          fmt(usPerCall(r.empty), 0),
+          fmt(usPerCall(r.bare), 0),
+          fmt(usPerCall(r.plain), 0),
+          fmt(ratio(usPerCall(r.api), usPerCall(r.minimal)), 2),
+          fmt(ratio(usPerCall(r.empty), usPerCall(r.bare)), 2),
+          fmt(ratio(usPerCall(r.empty), usPerCall(r.plain)), 2),
         ]),
       ),
     );
@@ -231,6 +300,9 @@ function print(results: Results): void {
           "pg cell: bench",
           "postgres",
           "machine",
+          "min cell: server",
+          "postgres",
+          "machine",
           "empty cell: api",
           "bench",
           "machine",
@@ -241,7 +313,40 @@ function print(results: Results): void {
           String(r.concurrency),
           ...cores(r.api.cpu),
           ...cores(r.pg.cpu).slice(1),
+          ...[r.minimal.cpu.api, r.minimal.cpu.postgres, r.minimal.cpu.machine].map((n) =>
+            fmt(n, 2),
+          ),
           ...[r.empty.cpu.api, r.empty.cpu.bench, r.empty.cpu.machine].map((n) => fmt(n, 2)),
+        ]),
+      ),
+    );
+    out.push(
+      "",
+      "Scale-out: one api process, then two (connections spread over both), back to back; api cores = all api processes",
+    );
+    out.push(
+      table(
+        [
+          "call",
+          "protocol",
+          "c",
+          "1 api req/s",
+          "cores",
+          "2 apis req/s",
+          "cores",
+          "machine",
+          "2/1",
+        ],
+        results.api.scaling.map((r) => [
+          r.call,
+          r.protocol,
+          String(r.concurrency),
+          fmt(r.one.rps, 0),
+          fmt(r.one.cpu.api, 2),
+          fmt(r.two.rps, 0),
+          fmt(r.two.cpu.api, 2),
+          fmt(r.two.cpu.machine, 2),
+          fmt(ratio(r.two.rps, r.one.rps), 2),
         ]),
       ),
     );
@@ -343,6 +448,19 @@ function print(results: Results): void {
             `${fmt(rm.lateness.p50Ms, 0)} / ${fmt(rm.lateness.p99Ms, 0)} / ${fmt(rm.lateness.maxMs, 0)} ms`,
           ],
           ["longest gap between steady deliveries", "", "", `${fmt(rm.longestGapMs, 0)} ms`],
+          [
+            `drain ${rm.reminders} due at once, 2 schedulers + 2 senders`,
+            "",
+            "",
+            `${fmt(rm.replicated.drainPerSecond, 0)}/s`,
+          ],
+          [
+            "  replicas / one of each; duplicates; events delivered",
+            "",
+            "",
+            `${fmt(ratio(rm.replicated.drainPerSecond, rm.drainPerSecond), 2)}; ${rm.replicated.duplicates}; ${rm.replicated.delivered}/${rm.reminders}`,
+          ],
+          ["  cores busy", "", "", formatCores(rm.replicated.cores)],
           ["scheduler/sender warn+error lines (in the JSON)", "", "", String(rm.warnings.length)],
         ],
       ),

@@ -101,22 +101,50 @@ async function freePort(): Promise<number> {
  * (bench/api_server.ts). Its logs go to /dev/null unless BENCH_API_LOG=1; its
  * log level is the service's default (info) unless BENCH_API_LOG_LEVEL.
  */
-export async function startApi(databaseUrl: string): Promise<ApiProcess> {
-  buildOnce();
-  const entry = join(ROOT, "dist", "bench", "api_server.js");
+export function startApi(databaseUrl: string): Promise<ApiProcess> {
   // BENCH_API_CPU_PROF=<dir>: write a V8 CPU profile of the api there on exit.
   const profile = process.env.BENCH_API_CPU_PROF;
-  const profiling = profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : [];
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...profiling, entry], {
-    env: {
-      PATH: process.env.PATH ?? "",
+  return startBuilt(
+    "api_server.js",
+    "api",
+    profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : [],
+    {
       NODE_ENV: "production",
       DATABASE_URL: databaseUrl,
       API_HOST: "127.0.0.1",
-      API_PORT: String(port),
       LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL ?? "info",
+    },
+  );
+}
+
+/**
+ * The references (bench/reference_server.ts): a plain Fastify route and a
+ * minimal Fastify + postgres.js server running the store's SQL, built and
+ * run the same way as the api.
+ */
+export function startReference(databaseUrl: string): Promise<ApiProcess> {
+  return startBuilt("reference_server.js", "reference", [], {
+    NODE_ENV: "production",
+    DATABASE_URL: databaseUrl,
+  });
+}
+
+/** dist/bench/<entry> with plain node on a free port (API_PORT and PORT), once /readyz answers. */
+async function startBuilt(
+  entry: string,
+  name: string,
+  nodeArgs: string[],
+  env: Record<string, string>,
+): Promise<ApiProcess> {
+  buildOnce();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "dist", "bench", entry)], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      ...env,
+      API_PORT: String(port),
+      PORT: String(port),
       // As the Dockerfile's runtime image runs it (its ENV NODE_OPTIONS);
       // BENCH_API_NODE_OPTIONS to try other V8/Node flags.
       NODE_OPTIONS: process.env.BENCH_API_NODE_OPTIONS ?? DEPLOYED_NODE_OPTIONS,
@@ -135,7 +163,7 @@ export async function startApi(databaseUrl: string): Promise<ApiProcess> {
   const startedAt = Date.now();
   for (;;) {
     if (exitCode !== undefined) {
-      throw new Error(`api exited with ${exitCode} before ready (rerun with BENCH_API_LOG=1)`);
+      throw new Error(`${name} exited with ${exitCode} before ready (rerun with BENCH_API_LOG=1)`);
     }
     const ready = await fetch(`${url}/readyz`).then(
       (response) => response.ok,
@@ -144,7 +172,7 @@ export async function startApi(databaseUrl: string): Promise<ApiProcess> {
     if (ready) break;
     if (Date.now() - startedAt > 60_000) {
       child.kill("SIGKILL");
-      throw new Error("api not ready after 60 s (rerun with BENCH_API_LOG=1)");
+      throw new Error(`${name} not ready after 60 s (rerun with BENCH_API_LOG=1)`);
     }
     await sleep(100);
   }
@@ -186,7 +214,7 @@ export class RssSampler {
 
 /** Cores kept busy on average over an interval (1 = one core all the time). */
 export interface CpuCores {
-  /** The api process. */
+  /** The api process(es), or the reference server in a reference cell. */
   api: number;
   /** This process: the load generator and its clients (and the raw postgres.js pool). */
   bench: number;
@@ -198,11 +226,12 @@ export interface CpuCores {
 
 /** Measures CpuCores between start() and stop(), from /proc (Linux). */
 export class CpuMeter {
-  constructor(readonly apiPid: number) {}
+  /** `apiPids`: the api processes a cell loads (or the reference server). */
+  constructor(readonly apiPids: number[]) {}
 
   start(): () => CpuCores {
     const stop = startCoreCount({
-      api: [this.apiPid],
+      api: this.apiPids,
       bench: [process.pid],
       postgres: "postgres",
     });

@@ -1,15 +1,32 @@
 // One TCP port for HTTP/1.1 and cleartext HTTP/2 (h2c with prior knowledge).
 //
 // Node's HTTP/2 server only falls back to HTTP/1.1 over TLS (via ALPN), and
-// gRPC clients speak h2c while curl, browsers and Prometheus speak HTTP/1.1.
-// So we accept every connection on an ordinary http.Server, look at its
-// first bytes, and hand it to an internal HTTP/2 server when they are the
-// HTTP/2 connection preface. Both servers call the same request handler.
+// gRPC clients speak h2c while curl, browsers and Prometheus speak HTTP/1.1
+// (nodejs/node#44887 and #26795 asked for `allowHTTP1` without TLS; both
+// closed without it). So we accept every connection on an ordinary
+// http.Server, look at its first bytes, and hand it to an internal HTTP/2
+// server when they are the HTTP/2 connection preface. Both servers call the
+// same request handler. one_port_sniffing.test.ts covers a preface split
+// across TCP segments, a client that never speaks, and both protocols on
+// one port.
+//
+// @httptoolkit/httpolyglot (3.1, Node >= 20) does the same sniffing, and was
+// evaluated in its place: it keeps every protocol (it hands over whole
+// sockets), but it is a net.Server, not the http.Server that Fastify's
+// serverFactory expects (Fastify refuses forceCloseConnections: "idle"
+// without closeIdleConnections(), and shutting down would mean reaching its
+// private inner servers to close idle HTTP/1.1 connections and HTTP/2
+// sessions); it has no timeout for a client that connects and never speaks;
+// and it marks every h2c socket as not StreamBase, so Node runs HTTP/2 over
+// a JavaScript stream wrapper instead of reading the socket natively (on a
+// bare node:http2 server that took 35-40% more server CPU per request, 2
+// rounds of 20,000, 2026-12-01). The few lines below cost none of that.
 import http from "node:http";
 import http2 from "node:http2";
 import type { Socket } from "node:net";
 
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** How long a new connection may stay silent before it is closed. */
 const SNIFF_TIMEOUT_MS = 10_000;
 /**
  * How long an idle HTTP/1.1 connection is kept for its next request. Node's
@@ -73,8 +90,9 @@ export interface OnePortServer extends http.Server {
 
 export function createOnePortServer(
   handler: Handler,
-  options: { http2SessionTimeoutMs: number },
+  options: { http2SessionTimeoutMs: number; sniffTimeoutMs?: number },
 ): OnePortServer {
+  const sniffTimeoutMs = options.sniffTimeoutMs ?? SNIFF_TIMEOUT_MS;
   const h1 = http.createServer(
     { ServerResponse: DrainingUnreadBody, keepAliveTimeout: HTTP1_KEEP_ALIVE_TIMEOUT_MS },
     handler,
@@ -105,14 +123,17 @@ export function createOnePortServer(
     for (const socket of sniffing) socket.destroy();
   };
 
-  // Replace http.Server's own connection listener with one that sniffs first.
+  // Replace http.Server's own connection listener with one that sniffs
+  // first. Node documents emitting "connection" to inject a socket, not
+  // taking its listener; the check below fails loudly at start if a Node
+  // release ever changes that.
   const [h1ConnectionListener] = h1.listeners("connection") as ((socket: Socket) => void)[];
   if (!h1ConnectionListener) throw new Error("http.Server has no connection listener to wrap");
   h1.removeAllListeners("connection");
   h1.on("connection", (socket: Socket) => {
     sniffing.add(socket);
     socket.once("close", () => sniffing.delete(socket));
-    sniffProtocol(socket, (isHttp2, firstBytes) => {
+    sniffProtocol(socket, sniffTimeoutMs, (isHttp2, firstBytes) => {
       sniffing.delete(socket);
       if (isHttp2) {
         // The HTTP/2 session reads what is buffered on the socket first.
@@ -137,6 +158,7 @@ export function createOnePortServer(
  */
 function sniffProtocol(
   socket: Socket,
+  timeoutMs: number,
   decided: (isHttp2: boolean, firstBytes: Buffer) => void,
 ): void {
   let seen = Buffer.alloc(0);
@@ -161,7 +183,7 @@ function sniffProtocol(
     socket.destroy();
   };
   // A client that connects and never speaks must not hold a socket forever.
-  const silenceTimer = setTimeout(onGone, SNIFF_TIMEOUT_MS);
+  const silenceTimer = setTimeout(onGone, timeoutMs);
   socket.on("data", onData);
   socket.once("end", onGone);
   socket.once("error", onGone);

@@ -123,6 +123,23 @@ describe("request bodies that do not decode", () => {
       "400 invalid_argument",
     ],
     [
+      // Left to Connect uncompressed (no second pass): it must still say 400.
+      "Connect JSON",
+      () =>
+        h1(server.url, { ...user, "content-type": "application/json" }, Buffer.from('{"id": 5')),
+      "400 invalid_argument",
+    ],
+    [
+      "Connect JSON, gzip-compressed",
+      () =>
+        h1(
+          server.url,
+          { ...user, "content-type": "application/json", "content-encoding": "gzip" },
+          gzipSync('{"id": 5'),
+        ),
+      "400 invalid_argument",
+    ],
+    [
       "gRPC-Web",
       () =>
         h1(

@@ -20,13 +20,15 @@ import { MAX_REQUEST_BYTES } from "./limits.js";
  * grpc-status. All of these are the caller's fault, and are refused with
  * INVALID_ARGUMENT and a message that is well-formed text.
  *
- * The common case, an uncompressed binary body over gRPC or Connect, costs
- * nothing extra: Connect decodes it, and only its answer is relabelled when
- * it is one of its INTERNAL decoding errors (by then a unary call's gRPC
- * trailers are set and a Connect error body is complete). The rest (JSON in
- * gRPC envelopes, compressed bodies, gRPC-Web, whose status travels inside
- * the body) is decoded here first, within the size limit (larger bodies are
- * left to Connect's RESOURCE_EXHAUSTED).
+ * The common cases cost nothing extra: uncompressed Connect JSON is left to
+ * Connect, which refuses bad JSON with INVALID_ARGUMENT itself; an
+ * uncompressed binary body over gRPC or Connect is decoded by Connect, and
+ * only its answer is relabelled when it is one of its INTERNAL decoding
+ * errors (by then a unary call's gRPC trailers are set and a Connect error
+ * body is complete). The rest (JSON in gRPC envelopes, compressed bodies,
+ * gRPC-Web, whose status travels inside the body) is decoded here first,
+ * within the size limit (larger bodies are left to Connect's
+ * RESOURCE_EXHAUSTED).
  */
 export function refuseUndecodableBinary(handler: UniversalHandler): UniversalHandler {
   const schema = handler.method.input;
@@ -34,7 +36,12 @@ export function refuseUndecodableBinary(handler: UniversalHandler): UniversalHan
     const framing = bodyFraming(req.header.get("content-type"));
     const body = req.body;
     if (framing === undefined || !isAsyncIterable(body)) return handler(req);
-    if (framing.binary && framing.protocol !== "grpc-web" && !namesCompression(req, framing)) {
+    const compressed = namesCompression(req, framing);
+    // Connect JSON, uncompressed: Connect answers a bad body with
+    // INVALID_ARGUMENT itself; nothing to check, and no second pass over
+    // the body on the most common path.
+    if (!framing.enveloped && !framing.binary && !compressed) return handler(req);
+    if (framing.binary && framing.protocol !== "grpc-web" && !compressed) {
       return relabelDecodingError(await handler(req), framing, schema);
     }
     return handler({ ...req, body: checkedBody(body, framing, schema, req.header) });
@@ -71,7 +78,13 @@ function namesCompression(req: UniversalServerRequest, framing: BodyFraming): bo
 
 /**
  * The caller's-fault message for one of Connect's INTERNAL errors about an
- * uncompressed binary request, or undefined for any other error.
+ * uncompressed binary request, or undefined for any other error. The texts
+ * are connect-es 2.1's own (protocol/serialization.ts "parse binary: ...",
+ * protocol/envelope.ts for a compressed flag without an encoding): Connect
+ * gives no code or type to tell them apart from a handler's INTERNAL
+ * (connectrpc/connect-go#595 is why they are INTERNAL). If a Connect
+ * upgrade changes them, refuse_undecodable.test.ts fails: every case there
+ * expects INVALID_ARGUMENT.
  */
 function callerFaultMessage(message: string, schema: DescMessage): string | undefined {
   const parse = /^parse binary: ([\s\S]*)$/.exec(message);

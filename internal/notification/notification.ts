@@ -1,6 +1,6 @@
 // The reminder the scheduler publishes and the sender delivers, as the
 // service thinks of it (Dates, not protobuf Timestamps).
-import { createHash } from "node:crypto";
+import { v5 as uuidV5 } from "uuid";
 
 export interface Notification {
   eventId: string;
@@ -17,12 +17,12 @@ export interface Notification {
 
 // Fixed namespace for UUIDv5 names: changing it changes every id, which
 // would defeat deduplication across a deploy.
-const NAMESPACE = Buffer.from("6f1c3a52-4f0e-5b8e-9a3d-2c7b1e0d9f41".replaceAll("-", ""), "hex");
+const NAMESPACE = "6f1c3a52-4f0e-5b8e-9a3d-2c7b1e0d9f41";
 
 /**
- * A stable id for one reminder of one event: the same inputs give the same
- * id in every process, so a republished reminder carries the message-id of
- * the first attempt and consumers can deduplicate on it.
+ * A stable id (an RFC 9562 UUIDv5) for one reminder of one event: the same
+ * inputs give the same id in every process, so a republished reminder carries
+ * the message-id of the first attempt and consumers can deduplicate on it.
  *
  * Event ids are unique per user only, so the user is part of the name. The
  * parts are JSON-encoded rather than joined with a separator because user
@@ -30,12 +30,9 @@ const NAMESPACE = Buffer.from("6f1c3a52-4f0e-5b8e-9a3d-2c7b1e0d9f41".replaceAll(
  */
 export function notificationId(userId: string, eventId: string, notifyAt: Date): string {
   const name = JSON.stringify([userId, eventId, notifyAt.toISOString()]);
-  const hash = createHash("sha1").update(NAMESPACE).update(name, "utf8").digest();
-  // RFC 9562 UUIDv5: version 5 in the high nibble of byte 6, variant 10xx in byte 8.
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // As UTF-8 bytes: given a string, uuid throws on a lone surrogate, where
+  // Buffer.from writes U+FFFD (the ids are the same for every other string).
+  return uuidV5(Buffer.from(name, "utf8"), NAMESPACE);
 }
 
 export function idOf(n: Pick<Notification, "userId" | "eventId" | "notifyAt">): string {

@@ -3,13 +3,14 @@ import { it } from "node:test";
 import client from "prom-client";
 import { MemoryBroker } from "../queue/memory/memory_broker.js";
 import { PublishError } from "../queue/queue.js";
+import { FaultyBroker } from "../queue/testing/faulty_broker.js";
 import { countedPublisher } from "./counted_publisher.js";
 import { createReminderMetrics } from "./metrics.js";
 
 it("counts every publish, and a confirm only when the broker confirmed", async () => {
   const registry = new client.Registry();
   const metrics = createReminderMetrics(registry);
-  const broker = new MemoryBroker();
+  const broker = new FaultyBroker(new MemoryBroker());
   const publisher = countedPublisher(await broker.notificationPublisher(), metrics);
   const message = { messageId: "m", contentType: "application/json", body: Buffer.from("{}") };
 

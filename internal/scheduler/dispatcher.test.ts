@@ -47,9 +47,12 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-function setUp(options: { parallelPasses?: number; pollIntervalMs?: number } = {}) {
+async function setUp(
+  options: { parallelPasses?: number; pollIntervalMs?: number; dueAtStart?: number } = {},
+) {
   const clock = new ManualClock();
   const store = new MemoryEventStore({ clock: clock.read });
+  await createDueReminders(store, clock, options.dueAtStart ?? 0);
   const publisher = new RecordingPublisher();
   // Counts passes: every pass is one dispatchDueReminders call.
   const reminders = {
@@ -91,7 +94,7 @@ const inMinutes = (clock: ManualClock, minutes: number) =>
 
 describe("reminder dispatcher", () => {
   it("publishes a due reminder once, as the Notification JSON with a stable message id", async () => {
-    const { clock, store, publisher, dispatcher } = setUp();
+    const { clock, store, publisher, dispatcher } = await setUp();
     try {
       const id = randomUUID();
       const start = inMinutes(clock, 30);
@@ -129,7 +132,7 @@ describe("reminder dispatcher", () => {
   });
 
   it("keeps a reminder due while the broker refuses it, and sends it once the broker is back", async () => {
-    const { clock, store, publisher, dispatcher } = setUp();
+    const { clock, store, publisher, dispatcher } = await setUp();
     try {
       publisher.refuse = true;
       await store.createEvent("bob", randomUUID(), {
@@ -151,9 +154,14 @@ describe("reminder dispatcher", () => {
   });
 
   it("drains a backlog larger than one batch without waiting a poll between batches", async () => {
-    const { clock, store, publisher, dispatcher } = setUp({ parallelPasses: 1 });
+    // A poll interval no test waits out: the batches after the first one
+    // (at start) must follow at once.
+    const { publisher, dispatcher } = await setUp({
+      parallelPasses: 1,
+      pollIntervalMs: 3_600_000,
+      dueAtStart: 35,
+    });
     try {
-      await createDueReminders(store, clock, 35);
       await until(() => publisher.confirmed.length === 35, "all 35 reminders");
       assert.equal(new Set(publisher.confirmed.map((m) => m.messageId)).size, 35);
     } finally {
@@ -162,7 +170,7 @@ describe("reminder dispatcher", () => {
   });
 
   it("overlaps passes on a backlog, each reminder published once", async () => {
-    const { clock, store, publisher, dispatcher } = setUp({ parallelPasses: 4 });
+    const { clock, store, publisher, dispatcher } = await setUp({ parallelPasses: 4 });
     try {
       publisher.confirmDelayMs = 20;
       await createDueReminders(store, clock, 200);
@@ -182,7 +190,7 @@ describe("reminder dispatcher", () => {
   });
 
   it("keeps to one pass at a time with parallelPasses 1", async () => {
-    const { clock, store, publisher, dispatcher } = setUp({ parallelPasses: 1 });
+    const { clock, store, publisher, dispatcher } = await setUp({ parallelPasses: 1 });
     try {
       publisher.confirmDelayMs = 5;
       await createDueReminders(store, clock, 50);
@@ -227,13 +235,43 @@ describe("reminder dispatcher", () => {
   });
 
   it("polls with a single pass while nothing is due", async () => {
-    const { reminders, dispatcher } = setUp({ parallelPasses: 4, pollIntervalMs: 20 });
+    let passes = 0;
+    let running = 0;
+    let mostAtOnce = 0;
+    let release: () => void = () => {};
+    const firstPassHeld = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const dispatcher = startDispatcher({
+      reminders: {
+        dispatchDueReminders: async () => {
+          passes++;
+          running++;
+          mostAtOnce = Math.max(mostAtOnce, running);
+          await firstPassHeld;
+          running--;
+          return { claimed: 0, sent: 0, skipped: 0 };
+        },
+        deleteEventsEndedBefore: async () => 0,
+      },
+      publisher: new RecordingPublisher(),
+      logger: silentLogger(),
+      clock: () => new Date(),
+      metrics: createReminderMetrics(new client.Registry()),
+      pollIntervalMs: 1,
+      batchSize: 10,
+      parallelPasses: 4,
+    });
     try {
-      await sleep(300);
-      // One polling pass makes at most 300 / 20 = 15 passes; four would make ~60.
-      assert.ok(reminders.passes <= 16, `${reminders.passes} passes in 300 ms`);
-      assert.ok(reminders.passes >= 2, "the dispatcher polls");
+      await until(() => passes === 1, "the first pass");
+      // Many poll intervals while the first pass runs: no other pass starts.
+      await sleep(50);
+      assert.equal(passes, 1, "another pass started while the first ran, with nothing due");
+      release();
+      await until(() => passes >= 20, "the dispatcher to go on polling");
+      assert.equal(mostAtOnce, 1, "passes ran side by side with nothing due");
     } finally {
+      release();
       await dispatcher.stop();
     }
   });

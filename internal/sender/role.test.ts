@@ -4,13 +4,15 @@ import { silentLogger } from "../log/logger.js";
 import { encodeNotification, JSON_CONTENT_TYPE } from "../notification/codec.js";
 import { idOf } from "../notification/notification.js";
 import { MemoryBroker } from "../queue/memory/memory_broker.js";
+import { FaultyBroker } from "../queue/testing/faulty_broker.js";
 import { startSenderRole } from "./role.js";
 
 describe("startSenderRole", () => {
   it("delivers from the broker and reports it on /metrics and /healthz", async () => {
     const broker = new MemoryBroker();
+    const faulty = new FaultyBroker(broker);
     const role = await startSenderRole({
-      broker,
+      broker: faulty,
       prefetch: 10,
       host: "127.0.0.1",
       port: 0,
@@ -41,7 +43,7 @@ describe("startSenderRole", () => {
       assert.match(metrics, /^process_cpu_user_seconds_total /m);
 
       assert.equal((await fetch(`${role.url}/healthz`)).status, 200);
-      broker.setHealthy(false);
+      faulty.setHealthy(false);
       const res = await fetch(`${role.url}/healthz`);
       assert.equal(res.status, 503);
       assert.deepEqual(await res.json(), {

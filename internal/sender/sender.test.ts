@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import client from "prom-client";
-import { capturingLogger } from "../log/logger.js";
+import { capturingLogger } from "../log/testing/capturing_logger.js";
 import { encodeNotification, JSON_CONTENT_TYPE } from "../notification/codec.js";
 import { idOf, type Notification } from "../notification/notification.js";
 import { decodeReceipt } from "../notification/receipt.js";

@@ -42,7 +42,12 @@ export async function openEventStore(
     await database.close();
     throw error;
   }
-  const store = new PostgresEventStore(database.sql, { clock });
+  // A server ends a transaction left idle past its call's deadline; the
+  // embedded database's one session is every client's, so it is left alone.
+  const store = new PostgresEventStore(database.sql, {
+    clock,
+    endIdleTransactions: !database.embedded,
+  });
   return {
     store,
     reminders: store,

@@ -765,16 +765,8 @@ describe("faults under a steady flow of reminders", { concurrency: 1 }, () => {
     await flow.flowing();
     const outcome = await settle(hs, flow);
     const recovered = assertRecovered(hs, before, undefined, flow, faultEndedAt, schedulerLogs);
-    const replaced = hs.processes.reduce(
-      (n, p) =>
-        n +
-        p.logs.filter((l) => String(l.msg).startsWith("postgres.js wrote to a closed connection"))
-          .length,
-      0,
-    );
     record(name, flow, outcome, [
       `terminated ${terminated.join("+")} backends, the first with ${burst} published, unmarked`,
-      `database pool replaced ${replaced}x after the postgres.js closed-socket defect`,
       recovered,
     ]);
   });

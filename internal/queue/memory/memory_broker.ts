@@ -1,7 +1,8 @@
 // The queue inside one process, for `cal_service all` without AMQP_URL and
-// for tests. Same contract as RabbitMQ: publish resolves once the message is
-// queued (this process's memory is the "broker"), deliveries are at least
-// once, dead-lettered messages are kept, receipts go to in-process
+// for tests. Same contract as RabbitMQ, checked against both by
+// internal/queue/testing/broker_contract.ts: publish resolves once the
+// message is queued (this process's memory is the "broker"), deliveries are
+// at least once, dead-lettered messages are kept, receipts go to in-process
 // subscribers. Nothing survives the process.
 import type { Logger } from "../../log/logger.js";
 import {
@@ -45,8 +46,6 @@ export class MemoryBroker implements Broker {
   private readonly pending: Queued[] = [];
   private readonly consumers = new Set<MemoryConsumer>();
   private readonly receiptListeners = new Set<(receipt: OutgoingMessage) => void>();
-  private publishFailure: Error | undefined;
-  private healthy = true;
   private closed = false;
 
   constructor(private readonly logger?: Logger) {}
@@ -80,18 +79,8 @@ export class MemoryBroker implements Broker {
     return this.pending.length;
   }
 
-  /** Makes every publish reject with `error` until called again without one (tests). */
-  failPublishes(error: Error | undefined): void {
-    this.publishFailure = error;
-  }
-
-  /** What isHealthy reports (tests). */
-  setHealthy(healthy: boolean): void {
-    this.healthy = healthy;
-  }
-
   isHealthy(): boolean {
-    return this.healthy && !this.closed;
+    return !this.closed;
   }
 
   async close(): Promise<void> {
@@ -104,7 +93,6 @@ export class MemoryBroker implements Broker {
     store: (message: OutgoingMessage) => void,
   ): Promise<void> {
     if (this.closed) throw new PublishError("in-process broker is closed");
-    if (this.publishFailure) throw this.publishFailure;
     // A copy, as a real broker would hold: the caller may reuse its buffer.
     store({ ...message, body: Buffer.from(message.body) });
   }

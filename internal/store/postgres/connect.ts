@@ -2,14 +2,13 @@
 // embedded PGlite when it is unset. The first connection is retried for a
 // while, because in a fresh deployment the database often starts after us.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Options, Sql } from "postgres";
+import postgres, { type Options, type Sql } from "postgres";
 import type { StorageConfig } from "../../config/config.js";
 import { redactUrl } from "../../config/env.js";
 import type { Logger } from "../../log/logger.js";
 import type { NoCustomTypes } from "./db.js";
 import { startEmbeddedDatabase } from "./embedded.js";
 import { errorMessage, isConnectionError } from "./errors.js";
-import { recyclingPool } from "./recycling_pool.js";
 
 export type PostgresStorage = Extract<StorageConfig, { kind: "postgres" }>;
 
@@ -113,8 +112,10 @@ export async function connectWithRetry(
 ): Promise<Sql> {
   const where = redactUrl(url);
   const deadline = Date.now() + timeoutMs;
-  // Not postgres(url, options) itself: see recycling_pool.ts for the defect it survives.
-  const sql = recyclingPool(url, options, logger);
+  // postgres.js is patched (patches/postgres+3.4.9.patch) so that a server
+  // ending a connection inside a transaction fails that transaction's queries
+  // instead of throwing from a timer: terminated_in_transaction.ts checks it.
+  const sql = postgres(url, options);
   for (let attempt = 1; ; attempt++) {
     try {
       await sql`select 1`;

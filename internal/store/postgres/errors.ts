@@ -8,6 +8,8 @@ export const SqlState = {
   exclusionViolation: "23P01",
   serializationFailure: "40001",
   deadlockDetected: "40P01",
+  /** Also what statement_timeout raises. */
+  queryCanceled: "57014",
 } as const;
 
 // Socket errors from node:net and the pseudo-codes postgres.js gives its own
@@ -80,38 +82,4 @@ export function errorMessage(error: unknown): string {
     return error.errors.map(errorMessage).join("; ");
   }
   return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * Runs `operation`, but answers StoreUnavailableError if it has not settled
- * after `timeoutMs`. postgres.js has no query timeout: on a connection whose
- * packets are silently dropped (a network partition, a dead peer behind a
- * firewall) a query waits for an answer for as long as TCP keeps the socket,
- * many minutes. The operation itself runs on; its outcome, if it ever comes,
- * is dropped. Only for work that may end ambiguously, as a timed-out write
- * does: a client retrying it must be able to (CreateEvent with an id is
- * idempotent; an update carries expected_version).
- */
-export async function withinDeadline<T>(
-  what: string,
-  timeoutMs: number,
-  operation: () => Promise<T>,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const running = operation();
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      running.catch(() => {}); // settles later, or never: nobody is waiting any more
-      reject(
-        new StoreUnavailableError(
-          `database unavailable (${what}): no answer within ${timeoutMs} ms`,
-        ),
-      );
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([running, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -189,10 +189,10 @@ describe("migrations on a server", () => {
     const schema = await newSchema("concurrent");
     const runners = [pool(schema, 1), pool(schema, 1), pool(schema, 1)];
     const results = await Promise.all(runners.map((sql) => runMigrations(sql, logger)));
+    // Each migration is one transaction under the runners' lock, so two
+    // runners may share the work (one applies 0001, another 0002); what
+    // matters is that each version is applied exactly once.
     const appliedBy = results.map((r) => r.applied);
-    // Each migration is its own transaction under the lock, so runners may
-    // take turns (one applies 0001 and 0002, another 0003); what matters is
-    // that every version is applied exactly once.
     assert.deepEqual(appliedBy.flat().sort(), [
       "0001_events",
       "0002_reminder_dispatch",
@@ -335,9 +335,9 @@ describe("an outage between the store and the server", () => {
 });
 
 describe("a server that ends a connection inside a transaction", () => {
-  it("leaves the process running and the pool working (postgres.js defect, recycling_pool.ts)", async () => {
+  it("leaves the process running and the pool working (patched postgres.js defect)", async () => {
     // In a process of its own: the defect is an uncaught exception, which
-    // node:test would report as this test's failure even when handled.
+    // node:test would claim for itself.
     const script = fileURLToPath(
       new URL("./testing/terminated_in_transaction.ts", import.meta.url),
     );
@@ -420,15 +420,18 @@ describe("a database that stops answering (packets black-holed)", () => {
       assert.ok(recovered, "the store works again once the network heals");
       const found = await store.getEvent(user, created.value.id);
       assert.ok(found.ok);
-      // The create that timed out went through once the network healed (the
-      // caller was told UNAVAILABLE: an ambiguous outcome); repeating it with
-      // the same id returns the stored event, as a retrying client would.
+      // The create that timed out did not go through once the network
+      // healed: its caller was told UNAVAILABLE, and nothing of a call is
+      // sent, let alone committed, after its deadline (call_deadline.ts).
+      const late = await store.getEvent(user, lateId);
+      assert.deepEqual(late, { ok: false, error: { kind: "not_found", id: lateId } });
+      // Repeating it creates it, as a retrying client would.
       const retried = await store.createEvent(user, lateId, event("2026-07-01T12:00:00Z", HOUR));
       assert.ok(retried.ok);
       assert.equal(retried.value.id, lateId);
       // The calls given up on while black-holed finish on the healed network;
       // let them, rather than cut their connections mid-transaction below
-      // (postgres.js 3.4.9 then throws from a timer: see recycling_pool.ts).
+      // (patches/postgres+3.4.9.patch is about that case).
       await sql.end({ timeout: 5 });
     } finally {
       await proxy.stop();

@@ -2,15 +2,17 @@
 // part of `npm test`. The same store against a real server is in
 // postgres_store.integration.test.ts.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { silentLogger } from "../../log/logger.js";
+import { capturingLogger } from "../../log/testing/capturing_logger.js";
 import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
@@ -24,6 +26,7 @@ import {
 } from "./connect.js";
 import { DataDirInUseError } from "./dir_lock.js";
 import { runMigrations } from "./migrate.js";
+import { migrations } from "./migrations/index.js";
 import { PostgresEventStore } from "./postgres_store.js";
 import { checkReminderPlans, seedPlanData } from "./testing/reminder_plans.js";
 import { runPostgresStoreChecks } from "./testing/store_checks.js";
@@ -66,7 +69,10 @@ after(async () => {
 
 runEventStoreContract("postgres (embedded PGlite)", async (clock) => {
   const { database } = await sharedDatabase();
-  return { store: new PostgresEventStore(database.sql, { clock }), dispose: async () => {} };
+  return {
+    store: new PostgresEventStore(database.sql, { clock, endIdleTransactions: false }),
+    dispose: async () => {},
+  };
 });
 
 runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).database.sql);
@@ -85,7 +91,7 @@ runSeriesContract("postgres (embedded PGlite)", async (clock) => {
 runReminderStoreContract("postgres (embedded PGlite)", async (clock) => {
   const { sql } = (await sharedDatabase()).database;
   await sql`truncate events`;
-  const store = new PostgresEventStore(sql, { clock });
+  const store = new PostgresEventStore(sql, { clock, endIdleTransactions: false });
   return { events: store, reminders: store, dispose: async () => {} };
 });
 
@@ -117,7 +123,8 @@ describe("embedded database", () => {
       notifyBeforeMs: 60_000,
     };
 
-    const first = await openEventStore(embeddedStorage(dataDir), logger);
+    const firstLog = capturingLogger();
+    const first = await openEventStore(embeddedStorage(dataDir), firstLog.logger);
     let created: unknown;
     try {
       const result = await first.store.createEvent(userId, id, fields);
@@ -131,24 +138,28 @@ describe("embedded database", () => {
     // A lock left behind by a process that died is taken over.
     await writeFile(join(dataDir, "pglite.lock"), "999999999\n");
 
-    const second = await openEventStore(embeddedStorage(dataDir), logger);
+    const secondLog = capturingLogger();
+    const second = await openEventStore(embeddedStorage(dataDir), secondLog.logger);
     try {
       const found = await second.store.getEvent(userId, id);
       assert.ok(found.ok);
       assert.deepEqual(found.value, created);
 
-      // openEventStore migrated on each start; the second time found nothing to do.
+      // openEventStore migrates on each start: the first applied every
+      // migration, the second found them recorded and applied none again.
+      const appliedBy = (lines: Record<string, unknown>[]) =>
+        lines.filter((line) => line.msg === "migration applied").map((line) => line.migration);
+      assert.deepEqual(
+        appliedBy(firstLog.lines),
+        migrations.map((m) => m.name),
+      );
+      assert.deepEqual(appliedBy(secondLog.lines), []);
       assert.ok(second.sql);
-      assert.deepEqual(await runMigrations(second.sql, logger), { applied: [] });
       const recorded = await second.sql<{ version: number; name: string }[]>`
         select version, name from schema_migrations order by version`;
       assert.deepEqual(
         recorded.map((row) => ({ ...row })),
-        [
-          { version: 1, name: "0001_events" },
-          { version: 2, name: "0002_reminder_dispatch" },
-          { version: 3, name: "0003_recurring_events" },
-        ],
+        migrations.map(({ version, name }) => ({ version, name })),
       );
     } finally {
       await second.close();
@@ -169,6 +180,42 @@ describe("embedded data dir lock", () => {
       );
     } finally {
       holder.kill();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("an uncaught exception in a process with the database open", () => {
+  it("is fatal: the store installs no handler that would keep the process running", async () => {
+    const dataDir = await tempDir();
+    try {
+      const script = fileURLToPath(new URL("./testing/uncaught_after_open.ts", import.meta.url));
+      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+        (resolve) => {
+          execFile(
+            process.execPath,
+            ["--import", "tsx", script, dataDir],
+            { timeout: 180_000 },
+            (error, stdout, stderr) =>
+              resolve({
+                code: error ? ((error as { code?: number }).code ?? null) : 0,
+                stdout,
+                stderr,
+              }),
+          );
+        },
+      );
+      const opened = result.stdout.split("\n").find((line) => line.startsWith("{"));
+      assert.ok(opened, `the database did not open:\n${result.stdout}${result.stderr}`);
+      const { listenersBefore, listenersAfter } = JSON.parse(opened);
+      assert.equal(
+        listenersAfter,
+        listenersBefore,
+        "opening the database added an uncaughtException listener",
+      );
+      assert.equal(result.code, 1, `the process ran on or exited otherwise:\n${result.stderr}`);
+      assert.match(result.stderr, /a bug nobody caught/);
+    } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
   });

@@ -37,14 +37,14 @@ import {
   systemClock,
   type UpdateScope,
 } from "../store.js";
-import type { Db } from "./db.js";
 import {
-  errorMessage,
-  hasSqlState,
-  SqlState,
-  unlessUnavailable,
+  type CallDeadline,
+  inReadTransaction,
+  inTransaction,
   withinDeadline,
-} from "./errors.js";
+} from "./call_deadline.js";
+import type { Db } from "./db.js";
+import { errorMessage, hasSqlState, SqlState, unlessUnavailable } from "./errors.js";
 import { PostgresReminderStore } from "./reminder_store.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
 import {
@@ -52,10 +52,14 @@ import {
   exceptionRowId,
   type Located,
   locate,
+  locateFrom,
+  locateQuery,
   occurrencesIn,
   recurrenceOf,
   seriesNotifyCursor,
   seriesOverlapping,
+  seriesQuery,
+  toSeriesList,
   writeRow,
 } from "./series.js";
 
@@ -84,21 +88,37 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   readonly #clock: Clock;
   readonly #reminders: PostgresReminderStore;
   readonly #callTimeoutMs: number;
+  readonly #endIdleTransactions: boolean;
 
-  constructor(sql: Sql, options: { clock?: Clock; callTimeoutMs?: number } = {}) {
+  constructor(
+    sql: Sql,
+    options: {
+      clock?: Clock;
+      callTimeoutMs?: number;
+      /** False on the embedded database: see DeadlineOptions. */
+      endIdleTransactions?: boolean;
+    } = {},
+  ) {
     this.#sql = sql;
     this.#clock = options.clock ?? systemClock;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.#endIdleTransactions = options.endIdleTransactions ?? true;
     this.#reminders = new PostgresReminderStore(sql);
   }
 
   /**
    * Every EventStore call: connection failures and calls that get no answer
-   * in time both become StoreUnavailableError. (The reminder side has no
-   * deadline: a dispatch holds its transaction while the broker confirms.)
+   * in time both become StoreUnavailableError, and the database ends the
+   * work of a call at its deadline (call_deadline.ts). (The reminder side has
+   * no deadline: a dispatch holds its transaction while the broker confirms.)
    */
-  #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    return withinDeadline(what, this.#callTimeoutMs, () => unlessUnavailable(what, operation));
+  #call<T>(what: string, operation: (deadline: CallDeadline) => Promise<T>): Promise<T> {
+    return withinDeadline(
+      what,
+      this.#callTimeoutMs,
+      { endIdleTransactions: this.#endIdleTransactions },
+      (deadline) => unlessUnavailable(what, () => operation(deadline)),
+    );
   }
 
   createEvent(
@@ -106,26 +126,36 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     id: string,
     fields: EventFields,
   ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> {
-    return this.#call("create event", () =>
+    type Created = Result<CalendarEvent, AlreadyExists | Overlap>;
+    return this.#call("create event", (deadline) =>
       retryOnLostRace(() =>
-        this.#sql.begin(async (tx): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> => {
-          await lockUser(tx, userId);
+        inTransaction(this.#sql, deadline, async (tx): Promise<Created> => {
+          const limit = () => deadline.limit(tx);
+          await lockUser(tx, deadline, userId);
+          limit();
           const [existing] = await tx<EventRow[]>`
             select ${eventColumns(tx)} from events where user_id = ${userId} and id = ${id}`;
           if (existing) {
             const stored = toEvent(existing);
             return sameFields(stored, fields) ? ok(stored) : err({ kind: "already_exists", id });
           }
-          const conflict = await busyConflict(tx, userId, fields);
+          const conflict = await busyConflict(tx, userId, fields, { limit });
           if (conflict) return err(conflict);
 
           const now = this.#clock();
-          const row = await writeRow(tx, userId, id, fields, {
-            version: 1,
-            createdAt: now,
-            updatedAt: now,
-            notifyAt: notifyAtOf(fields, fields.start),
-          });
+          const row = await writeRow(
+            tx,
+            userId,
+            id,
+            fields,
+            {
+              version: 1,
+              createdAt: now,
+              updatedAt: now,
+              notifyAt: notifyAtOf(fields, fields.start),
+            },
+            limit,
+          );
           return ok(toEvent(row));
         }),
       ),
@@ -133,8 +163,11 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   }
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
-    return this.#call("get event", async () => {
-      const found = await locate(this.#sql, userId, id);
+    return this.#call("get event", async (deadline) => {
+      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
+        locateQuery(db, userId, id),
+      );
+      const found = locateFrom(rows, id);
       return found && !found.cancelled ? ok(found.event) : err({ kind: "not_found", id });
     });
   }
@@ -147,12 +180,13 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     scope: UpdateScope = "this",
   ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
     type Outcome = Result<CalendarEvent, NotFound | Overlap | VersionMismatch>;
-    return this.#call("update event", async () => {
+    return this.#call("update event", async (deadline) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.#sql.begin(async (tx): Promise<Outcome> => {
-            await lockUser(tx, userId);
-            const found = await locate(tx, userId, id, true);
+          return await inTransaction(this.#sql, deadline, async (tx): Promise<Outcome> => {
+            const limit = () => deadline.limit(tx);
+            await lockUser(tx, deadline, userId);
+            const found = await locate(tx, userId, id, true, limit);
             if (!found || found.cancelled) return err({ kind: "not_found", id });
             const stored = found.event;
             if (expectedVersion !== undefined && expectedVersion !== stored.version) {
@@ -164,17 +198,29 @@ export class PostgresEventStore implements EventStore, ReminderStore {
             }
             const now = this.#clock();
             if (found.series && found.originalStart) {
-              return this.#updateOccurrence(tx, userId, found, fields, scope, now);
+              return this.#updateOccurrence(tx, limit, userId, found, fields, scope, now);
             }
-            if (isSeries(stored)) return this.#updateSeries(tx, userId, stored, fields, now);
-            const conflict = await busyConflict(tx, userId, fields, { skipIds: [stored.id] });
-            if (conflict) return err(conflict);
-            const row = await writeRow(tx, userId, stored.id, fields, {
-              version: stored.version + 1,
-              createdAt: stored.createdAt,
-              updatedAt: now,
-              notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
+            if (isSeries(stored)) {
+              return this.#updateSeries(tx, limit, userId, stored, fields, now);
+            }
+            const conflict = await busyConflict(tx, userId, fields, {
+              skipIds: [stored.id],
+              limit,
             });
+            if (conflict) return err(conflict);
+            const row = await writeRow(
+              tx,
+              userId,
+              stored.id,
+              fields,
+              {
+                version: stored.version + 1,
+                createdAt: stored.createdAt,
+                updatedAt: now,
+                notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
+              },
+              limit,
+            );
             return ok(toEvent(row));
           });
         } catch (error) {
@@ -182,7 +228,10 @@ export class PostgresEventStore implements EventStore, ReminderStore {
             // The update would overlap an event written by a writer that
             // skipped our lock. The transaction is aborted, so look the
             // conflict up afresh on the pool.
-            const conflictingId = await findConflict(this.#sql, userId, fields, id);
+            const [conflicting] = await inReadTransaction(this.#sql, deadline, (db) =>
+              conflictsWith(db, userId, fields, id),
+            );
+            const conflictingId = conflicting?.id;
             if (conflictingId) return err({ kind: "overlap", conflictingId });
             // Deleted in the meantime: the update may fit now.
           } else if (!hasSqlState(error, SqlState.deadlockDetected)) {
@@ -197,6 +246,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   /** An occurrence: this one alone (an exception), or this and following (a split). */
   async #updateOccurrence(
     tx: Db,
+    limit: () => void,
     userId: string,
     found: Located,
     fields: EventFields,
@@ -208,7 +258,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     const schedule = Schedule.of(series.start, recurrenceOf(series));
     const isFirst = schedule.first()?.getTime() === originalStart.getTime();
     if (scope === "this_and_following" && isFirst) {
-      return this.#updateSeries(tx, userId, series, fields, now);
+      return this.#updateSeries(tx, limit, userId, series, fields, now);
     }
     if (scope === "this_and_following") {
       const kept = recurrenceEndingBefore(recurrenceOf(series), originalStart);
@@ -221,6 +271,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
           };
       const truncated: EventFields = { ...series, recurrence: kept.lines };
       // Exceptions from the split on go with the old series' tail.
+      limit();
       const dropped = await tx<{ id: string }[]>`
         select id from events
         where user_id = ${userId} and recurring_event_id = ${series.id}
@@ -231,29 +282,47 @@ export class PostgresEventStore implements EventStore, ReminderStore {
         userId,
         { start: series.start, end: undefined },
         droppedIds,
+        limit,
       ).then((all) => all.filter((s) => s.series.id === series.id));
       const truncatedBusy = {
         ...(remaining?.busy as NonNullable<typeof remaining>["busy"]),
         recurrence: kept,
       };
       const conflict = await busyConflict(tx, userId, newFields, {
+        limit,
         skipIds: [series.id, ...droppedIds],
         extraSeries: remaining ? [truncatedBusy] : [],
       });
       if (conflict) return err(conflict);
+      limit();
+      limit();
       await tx`delete from events where user_id = ${userId} and id = any(${droppedIds}::uuid[])`;
-      await writeRow(tx, userId, series.id, truncated, {
-        version: series.version + 1,
-        createdAt: series.createdAt,
-        updatedAt: now,
-        notifyAt: notifyAtOf(truncated, minDate(now, truncated.start)),
-      });
-      const row = await writeRow(tx, userId, randomUUID(), newFields, {
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
-        notifyAt: notifyAtOf(newFields, minDate(now, newFields.start)),
-      });
+      await writeRow(
+        tx,
+        userId,
+        series.id,
+        truncated,
+        {
+          version: series.version + 1,
+          createdAt: series.createdAt,
+          updatedAt: now,
+          notifyAt: notifyAtOf(truncated, minDate(now, truncated.start)),
+        },
+        limit,
+      );
+      const row = await writeRow(
+        tx,
+        userId,
+        randomUUID(),
+        newFields,
+        {
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+          notifyAt: notifyAtOf(newFields, minDate(now, newFields.start)),
+        },
+        limit,
+      );
       return ok(toEvent(row));
     }
     const exceptionFields: EventFields = {
@@ -263,12 +332,14 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     };
     const rowId = found.rowId ?? exceptionRowId(series.id, originalStart);
     const conflict = await busyConflict(tx, userId, exceptionFields, {
+      limit,
       skipIds: [rowId],
       self: { seriesId: series.id, originalStart },
     });
     if (conflict) return err(conflict);
     // The series' cursor has passed this occurrence: its reminder went (or
     // was skipped). Unless the edit moves the reminder, it stays sent.
+    limit();
     const seriesCursor = await tx<{ notify_ms: number | null }[]>`
       select round(extract(epoch from notify_at) * 1000)::float8 as notify_ms
       from events where user_id = ${userId} and id = ${series.id}`;
@@ -284,26 +355,35 @@ export class PostgresEventStore implements EventStore, ReminderStore {
       cursor > occurrenceNotify &&
       exceptionFields.start.getTime() === originalStart.getTime() &&
       exceptionFields.notifyBeforeMs === series.notifyBeforeMs;
-    const row = await writeRow(tx, userId, rowId, exceptionFields, {
-      version: found.event.version + 1,
-      createdAt: found.exception?.createdAt ?? now,
-      updatedAt: now,
-      notifyAt: notifyAtOf(exceptionFields, exceptionFields.start),
-      recurringEventId: series.id,
-      originalStart,
-      ...(alreadyReminded ? { reminderSentAt: now } : {}),
-    });
+    const row = await writeRow(
+      tx,
+      userId,
+      rowId,
+      exceptionFields,
+      {
+        version: found.event.version + 1,
+        createdAt: found.exception?.createdAt ?? now,
+        updatedAt: now,
+        notifyAt: notifyAtOf(exceptionFields, exceptionFields.start),
+        recurringEventId: series.id,
+        originalStart,
+        ...(alreadyReminded ? { reminderSentAt: now } : {}),
+      },
+      limit,
+    );
     return ok(toEvent(row));
   }
 
   /** The whole series: exceptions whose occurrence the new rule lacks are dropped. */
   async #updateSeries(
     tx: Db,
+    limit: () => void,
     userId: string,
     series: CalendarEvent,
     fields: EventFields,
     now: Date,
   ): Promise<Result<CalendarEvent, Overlap>> {
+    limit();
     const exceptions = (
       await tx<(EventRow & { cancelled: boolean })[]>`
         select ${eventColumns(tx)}, cancelled from events
@@ -313,6 +393,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     const kept = exceptions.filter((e) => schedule?.hasOccurrenceAt(e.event.originalStart as Date));
     const droppedIds = exceptions.filter((e) => !kept.includes(e)).map((e) => e.row.id);
     const conflict = await busyConflict(tx, userId, fields, {
+      limit,
       skipIds: [series.id, ...exceptions.map((e) => e.row.id)],
       overridden: new Set(kept.map((e) => (e.event.originalStart as Date).getTime())),
       extraSingles: kept
@@ -320,34 +401,47 @@ export class PostgresEventStore implements EventStore, ReminderStore {
         .map((e) => ({ id: e.event.id, start: e.event.start, end: eventEnd(e.event) })),
     });
     if (conflict) return err(conflict);
+    limit();
     await tx`delete from events where user_id = ${userId} and id = any(${droppedIds}::uuid[])`;
-    const row = await writeRow(tx, userId, series.id, fields, {
-      version: series.version + 1,
-      createdAt: series.createdAt,
-      updatedAt: now,
-      notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
-    });
+    const row = await writeRow(
+      tx,
+      userId,
+      series.id,
+      fields,
+      {
+        version: series.version + 1,
+        createdAt: series.createdAt,
+        updatedAt: now,
+        notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
+      },
+      limit,
+    );
     return ok(toEvent(row));
   }
 
   deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
     if (!parseOccurrenceId(id)) {
-      // A single statement is its own transaction; it needs no user lock, as
-      // removing an event cannot create an overlap. A series' exceptions go
-      // with it (foreign key, on delete cascade).
-      return this.#call("delete event", async () => {
-        const deleted = await this.#sql`
-          delete from events
-          where user_id = ${userId} and id = ${id} and recurring_event_id is null
-          returning id`;
-        return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
-      });
+      // A single statement, but in a transaction all the same: one that the
+      // deadline can keep from committing. It needs no user lock, as removing
+      // an event cannot create an overlap. A series' exceptions go with it
+      // (foreign key, on delete cascade).
+      return this.#call("delete event", (deadline) =>
+        inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
+          deadline.limit(tx);
+          const deleted = await tx`
+            delete from events
+            where user_id = ${userId} and id = ${id} and recurring_event_id is null
+            returning id`;
+          return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
+        }),
+      );
     }
     // An occurrence: cancelled by an exception row that keeps the rule from generating it.
-    return this.#call("cancel occurrence", () =>
-      this.#sql.begin(async (tx): Promise<Result<void, NotFound>> => {
-        await lockUser(tx, userId);
-        const found = await locate(tx, userId, id, true);
+    return this.#call("cancel occurrence", (deadline) =>
+      inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
+        const limit = () => deadline.limit(tx);
+        await lockUser(tx, deadline, userId);
+        const found = await locate(tx, userId, id, true, limit);
         if (!found || found.cancelled || !found.series || !found.originalStart) {
           return err({ kind: "not_found", id });
         }
@@ -367,6 +461,7 @@ export class PostgresEventStore implements EventStore, ReminderStore {
             originalStart: found.originalStart,
             cancelled: true,
           },
+          limit,
         );
         return ok(undefined);
       }),
@@ -374,17 +469,18 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   }
 
   listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]> {
-    return this.#call("list events", async () => {
-      // An empty (or inverted) window shares no instant with any event; and
-      // Postgres refuses to build a range whose end precedes its start.
-      if (!(window.start < window.end)) return [];
-      const [rows, series] = await Promise.all([
-        eventsInWindow(this.#sql, userId, window, limit),
-        seriesOverlapping(this.#sql, userId, window, []),
+    // An empty (or inverted) window shares no instant with any event; and
+    // Postgres refuses to build a range whose end precedes its start.
+    if (!(window.start < window.end)) return Promise.resolve([]);
+    return this.#call("list events", async (deadline) => {
+      // Single events and the user's series, read side by side.
+      const [rows, seriesRows] = await Promise.all([
+        inReadTransaction(this.#sql, deadline, (db) => eventsInWindow(db, userId, window, limit)),
+        inReadTransaction(this.#sql, deadline, (db) => seriesQuery(db, userId, window, [])),
       ]);
       const events = rows.map(toEvent);
-      if (series.length === 0) return events;
-      for (const { series: s, busy } of series) {
+      if (seriesRows.length === 0) return events;
+      for (const { series: s, busy } of toSeriesList(seriesRows)) {
         events.push(...occurrencesIn(s, busy.overridden, window));
       }
       return events.sort(byStartThenId).slice(0, limit);
@@ -404,15 +500,20 @@ export class PostgresEventStore implements EventStore, ReminderStore {
   }
 
   ping(): Promise<void> {
-    return withinDeadline("ping", this.#callTimeoutMs, async () => {
-      try {
-        await this.#sql`select 1`;
-      } catch (error) {
-        throw new StoreUnavailableError(`database ping failed: ${errorMessage(error)}`, {
-          cause: error,
-        });
-      }
-    });
+    return withinDeadline(
+      "ping",
+      this.#callTimeoutMs,
+      { endIdleTransactions: this.#endIdleTransactions },
+      async () => {
+        try {
+          await this.#sql`select 1`;
+        } catch (error) {
+          throw new StoreUnavailableError(`database ping failed: ${errorMessage(error)}`, {
+            cause: error,
+          });
+        }
+      },
+    );
   }
 
   async close(): Promise<void> {
@@ -444,26 +545,21 @@ function overlapping(db: Db, userId: string, window: TimeWindow) {
       && tstzrange(${instant(db, window.start)}, ${instant(db, window.end)}, '[)')`;
 }
 
-/** The earliest event (by start, then id) of the user that `fields` would overlap. */
-async function findConflict(
-  db: Db,
-  userId: string,
-  fields: EventFields,
-  exceptId: string | undefined,
-): Promise<string | undefined> {
+/** The earliest event (by start, then id) of the user that `fields` would overlap: at most one row. */
+function conflictsWith(db: Db, userId: string, fields: EventFields, exceptId: string | undefined) {
   const window = { start: fields.start, end: eventEnd(fields) };
-  const [row] = await db<{ id: string }[]>`
+  return db<{ id: string }[]>`
     select id from events
     where ${overlapping(db, userId, window)}
       and recurrence is null and not cancelled
       and (${exceptId ?? null}::uuid is null or id <> ${exceptId ?? null}::uuid)
     order by start_time, id
     limit 1`;
-  return row?.id;
 }
 
-async function lockUser(db: Db, userId: string): Promise<void> {
-  await db`select pg_advisory_xact_lock(${USER_WRITE_LOCK}::int4, hashtext(${userId}))`;
+async function lockUser(tx: Db, deadline: CallDeadline, userId: string): Promise<void> {
+  deadline.limit(tx);
+  await tx`select pg_advisory_xact_lock(${USER_WRITE_LOCK}::int4, hashtext(${userId}))`;
 }
 
 /**

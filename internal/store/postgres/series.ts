@@ -64,34 +64,40 @@ export interface Located {
   cancelled?: boolean;
 }
 
+type LocateRow = EventRow & { cancelled: boolean };
+
 /**
- * Finds an event, a series, or an occurrence (stored as an exception or
- * not). `forUpdate` locks the rows found until the transaction ends, so a
- * delete that does not take the user lock cannot remove them between this
- * read and the write that follows (the write would bring them back).
+ * The query behind locate: the row of an event or series, or for an
+ * occurrence id the series' row and the occurrence's exception row.
+ * `forUpdate` locks the rows found until the transaction ends, so a delete
+ * that does not take the user lock cannot remove them between this read and
+ * the write that follows (the write, an upsert, would bring them back).
  */
-export async function locate(
-  db: Db,
-  userId: string,
-  id: string,
-  forUpdate = false,
-): Promise<Located | undefined> {
+export function locateQuery(db: Db, userId: string, id: string, forUpdate = false) {
   const lock = forUpdate ? db`for update` : db``;
   const occurrence = parseOccurrenceId(id);
   if (!occurrence) {
-    const [row] = await db<EventRow[]>`
-      select ${eventColumns(db)} from events
+    return db<LocateRow[]>`
+      select ${eventColumns(db)}, cancelled from events
       where user_id = ${userId} and id = ${id} and recurring_event_id is null
       ${lock}`;
-    return row ? { event: toEvent(row), rowId: row.id } : undefined;
   }
-  const rows = await db<(EventRow & { cancelled: boolean })[]>`
+  return db<LocateRow[]>`
     select ${eventColumns(db)}, cancelled from events
     where user_id = ${userId}
       and ((id = ${occurrence.seriesId} and recurrence is not null)
         or (recurring_event_id = ${occurrence.seriesId}
             and original_start = ${instant(db, occurrence.originalStart)}))
     ${lock}`;
+}
+
+/** What the rows of locateQuery(id) say `id` is. */
+export function locateFrom(rows: readonly LocateRow[], id: string): Located | undefined {
+  const occurrence = parseOccurrenceId(id);
+  if (!occurrence) {
+    const [row] = rows;
+    return row ? { event: toEvent(row), rowId: row.id } : undefined;
+  }
   const seriesRow = rows.find((row) => row.recurrence !== null);
   if (!seriesRow) return undefined;
   const series = toEvent(seriesRow);
@@ -117,21 +123,33 @@ export async function locate(
   };
 }
 
+/** Finds an event, a series, or an occurrence (stored as an exception or not); see locateQuery. */
+export async function locate(
+  db: Db,
+  userId: string,
+  id: string,
+  forUpdate = false,
+  limit: () => void = () => {},
+): Promise<Located | undefined> {
+  limit();
+  return locateFrom(await locateQuery(db, userId, id, forUpdate), id);
+}
+
 interface SeriesRow extends EventRow {
   overridden_ms: number[];
 }
 
 /**
- * The user's series whose span overlaps `window`, each with the original
- * starts of all its exceptions (which the rule must not generate).
+ * The query behind seriesOverlapping: the user's series whose span overlaps
+ * `window`, each with the original starts of all its exceptions.
  */
-export async function seriesOverlapping(
+export function seriesQuery(
   db: Db,
   userId: string,
   window: TimeWindow | { start: Date; end: undefined },
   skipIds: readonly string[],
-): Promise<{ series: CalendarEvent; busy: BusySeries }[]> {
-  const rows = await db<SeriesRow[]>`
+) {
+  return db<SeriesRow[]>`
     select ${eventColumns(db)},
       array(select round(extract(epoch from x.original_start) * 1000)::float8 from events x
             where x.user_id = s.user_id and x.recurring_event_id = s.id
@@ -141,6 +159,12 @@ export async function seriesOverlapping(
       and end_time > ${instant(db, window.start)}
       ${window.end ? db`and start_time < ${instant(db, window.end)}` : db``}
       and not (id = any(${skipIds}::uuid[]))`;
+}
+
+/** The series of seriesQuery, ready for the busy check and the lists. */
+export function toSeriesList(
+  rows: readonly SeriesRow[],
+): { series: CalendarEvent; busy: BusySeries }[] {
   return rows.map((row) => {
     const series = toEvent(row);
     return {
@@ -157,13 +181,27 @@ export async function seriesOverlapping(
   });
 }
 
+/** The user's series whose span overlaps `window` (see seriesQuery). */
+export async function seriesOverlapping(
+  db: Db,
+  userId: string,
+  window: TimeWindow | { start: Date; end: undefined },
+  skipIds: readonly string[],
+  limit: () => void = () => {},
+): Promise<{ series: CalendarEvent; busy: BusySeries }[]> {
+  limit();
+  return toSeriesList(await seriesQuery(db, userId, window, skipIds));
+}
+
 /** Single events and moved occurrences that share time with `window`. */
 async function singlesOverlapping(
   db: Db,
   userId: string,
   window: TimeWindow | { start: Date; end: undefined },
   skipIds: readonly string[],
+  limit: () => void,
 ): Promise<BusyInterval[]> {
+  limit();
   const end = window.end ? instant(db, window.end) : db`'infinity'::timestamptz`;
   const rows = await db<EventRow[]>`
     select ${eventColumns(db)} from events
@@ -191,8 +229,11 @@ export async function busyConflict(
     overridden?: ReadonlySet<number>;
     extraSeries?: BusySeries[];
     extraSingles?: BusyInterval[];
+    /** Called before each statement (the call deadline's limit). */
+    limit?: () => void;
   } = {},
 ): Promise<Overlap | undefined> {
+  const limit = options.limit ?? (() => {});
   const skipIds = options.skipIds ?? [];
   const candidate: BusyCandidate = isSeries(fields)
     ? {
@@ -207,8 +248,8 @@ export async function busyConflict(
     ? { start: fields.start, end: seriesEnd(fields) }
     : { start: fields.start, end: eventEnd(fields) };
   const [singles, series] = [
-    await singlesOverlapping(db, userId, window, skipIds),
-    await seriesOverlapping(db, userId, window, skipIds),
+    await singlesOverlapping(db, userId, window, skipIds, limit),
+    await seriesOverlapping(db, userId, window, skipIds, limit),
   ];
   const busySeries = series.map(({ busy }) =>
     options.self?.seriesId === busy.id
@@ -267,6 +308,7 @@ export async function writeRow(
     /** Marks the reminder sent already (an exception of an occurrence whose reminder went). */
     reminderSentAt?: Date;
   },
+  limit: () => void = () => {},
 ): Promise<EventRow> {
   const series = isSeries(fields);
   const end = series ? seriesEnd(fields) : eventEnd(fields);
@@ -279,6 +321,7 @@ export async function writeRow(
         : instant(db, meta.notifyAt);
   const start = instant(db, fields.start);
   const notifyBefore = fields.notifyBeforeMs ?? null;
+  limit();
   const [row] = await db<EventRow[]>`
     insert into events as e (
       user_id, id, title, description, start_time, end_time,

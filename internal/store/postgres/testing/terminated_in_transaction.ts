@@ -1,9 +1,13 @@
-// Run as its own process by postgres_store.integration.test.ts (the defect
-// recycling_pool.ts survives is an uncaught exception, which a test runner
-// would claim for itself): a pool of one connection on DATABASE_URL whose
-// backend is terminated inside a transaction, three times; after each, the
+// Run as its own process by postgres_store.integration.test.ts: the
+// regression test of patches/postgres+3.4.9.patch (porsager/postgres#1154,
+// #1208). Unpatched, postgres.js writes the transaction's ROLLBACK to the
+// closed socket from a timer and the process dies of an uncaught TypeError
+// (a test runner would claim that exception for itself, hence a process of
+// its own); and a connection that survived that kept a stale write timer and
+// never sent another byte. Here a pool of one connection on DATABASE_URL has
+// its backend terminated inside a transaction, three times; after each, the
 // pool must answer again. Prints one JSON line per round; exits 0 when all
-// went well, 1 otherwise (and Node's crash, if the defect is not survived).
+// went well, 1 otherwise (and Node's crash, if the defect is back).
 import { setTimeout as sleep } from "node:timers/promises";
 import postgres from "postgres";
 import { silentLogger } from "../../../log/logger.js";

@@ -1,0 +1,195 @@
+// The store's call deadline against a real server (npm run test:integration):
+// past the deadline the caller is answered UNAVAILABLE, and the database has
+// ended the call's work: no statement of it still runs, no lock of it is
+// still held, and a write it was told failed never commits.
+//   DATABASE_URL=postgres://root@127.0.0.1:5432/test npx tsx --test <this file>
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import postgres, { type Sql } from "postgres";
+import type { EventFields } from "../../domain/event.js";
+import { silentLogger } from "../../log/logger.js";
+import { StoreUnavailableError } from "../store.js";
+import { CallDeadline, inReadTransaction } from "./call_deadline.js";
+import { serverPoolOptions } from "./connect.js";
+import { runMigrations } from "./migrate.js";
+import { PostgresEventStore } from "./postgres_store.js";
+
+const url = process.env.DATABASE_URL;
+if (!url) throw new Error("DATABASE_URL is not set (see the first lines of this file)");
+const logger = silentLogger();
+const schema = `cal_test_${randomBytes(4).toString("hex")}_deadline`;
+const admin = postgres(url, { max: 1, onnotice: () => {} });
+const pools: Sql[] = [];
+
+/** A pool on the test schema whose backends carry `applicationName`. */
+function pool(applicationName: string, max = 4): Sql {
+  const options = serverPoolOptions(logger, max);
+  const sql = postgres(url as string, {
+    ...options,
+    connection: {
+      ...options.connection,
+      application_name: applicationName,
+      search_path: `${schema},public`,
+    },
+  });
+  pools.push(sql);
+  return sql;
+}
+
+before(async () => {
+  await admin`create extension if not exists btree_gist with schema public`;
+  await admin`create schema ${admin(schema)}`;
+  await runMigrations(pool(`cal_test_migrate_${process.pid}`, 1), logger);
+});
+
+after(async () => {
+  await Promise.all(pools.map((sql) => sql.end({ timeout: 1 })));
+  await admin`drop schema if exists ${admin(schema)} cascade`;
+  await admin.end();
+});
+
+/**
+ * Holds an ACCESS EXCLUSIVE lock on the events table until release() is
+ * called: every statement that reads or writes it waits meanwhile.
+ */
+async function lockEventsTable(): Promise<{ release(): Promise<void> }> {
+  const holder = pool(`cal_test_holder_${process.pid}`, 1);
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked = () => {};
+  const isLocked = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const transaction = holder.begin(async (tx) => {
+    await tx`lock table events in access exclusive mode`;
+    locked();
+    await released;
+  });
+  await isLocked;
+  return {
+    release: async () => {
+      release();
+      await transaction;
+    },
+  };
+}
+
+/** What the backends of one pool are doing other than waiting for work. */
+function busyBackends(applicationName: string) {
+  return admin<{ state: string; query: string }[]>`
+    select state, query from pg_stat_activity
+    where application_name = ${applicationName} and state <> 'idle'`;
+}
+
+const event = (startIso: string): EventFields => ({
+  title: "deadline",
+  start: new Date(startIso),
+  durationMs: 3_600_000,
+  description: undefined,
+  notifyBeforeMs: undefined,
+});
+
+describe("a store call past its deadline", () => {
+  it("ends a create on the server, releases the user's lock, and never commits it", async () => {
+    const applicationName = `cal_test_deadline_create_${process.pid}`;
+    const store = new PostgresEventStore(pool(applicationName), { callTimeoutMs: 500 });
+    const user = `user-${randomUUID()}`;
+    const id = randomUUID();
+
+    const table = await lockEventsTable();
+    try {
+      // Takes the user's lock, then waits on the table.
+      await assert.rejects(
+        store.createEvent(user, id, event("2026-07-01T09:00:00Z")),
+        StoreUnavailableError,
+      );
+      assert.deepEqual(
+        (await busyBackends(applicationName)).map((row) => ({ ...row })),
+        [],
+        "a statement of the call still runs (or its transaction is open) on the server",
+      );
+    } finally {
+      await table.release();
+    }
+
+    // Were the create still waiting, it would go through now.
+    const found = await store.getEvent(user, id);
+    assert.deepEqual(found, { ok: false, error: { kind: "not_found", id } });
+    // The user's lock went with it: the user's next write goes through.
+    const next = await store.createEvent(user, randomUUID(), event("2026-07-01T12:00:00Z"));
+    assert.ok(next.ok);
+  });
+
+  it("ends a read on the server", async () => {
+    const applicationName = `cal_test_deadline_read_${process.pid}`;
+    const store = new PostgresEventStore(pool(applicationName), { callTimeoutMs: 500 });
+    const table = await lockEventsTable();
+    try {
+      const window = {
+        start: new Date("2026-07-01T00:00:00Z"),
+        end: new Date("2026-07-02T00:00:00Z"),
+      };
+      await assert.rejects(store.listEvents("someone", window, 10), StoreUnavailableError);
+      assert.deepEqual(
+        (await busyBackends(applicationName)).map((row) => ({ ...row })),
+        [],
+        "the read still runs on the server",
+      );
+    } finally {
+      await table.release();
+    }
+  });
+
+  it("ends an update and a delete on the server, leaving the event as it was", async () => {
+    const applicationName = `cal_test_deadline_write_${process.pid}`;
+    const store = new PostgresEventStore(pool(applicationName), { callTimeoutMs: 500 });
+    const user = `user-${randomUUID()}`;
+    const created = await store.createEvent(user, randomUUID(), event("2026-07-03T09:00:00Z"));
+    assert.ok(created.ok);
+    const id = created.value.id;
+
+    const table = await lockEventsTable();
+    try {
+      await assert.rejects(
+        store.updateEvent(user, id, { ...event("2026-07-03T10:00:00Z"), title: "moved" }, 1),
+        StoreUnavailableError,
+      );
+      await assert.rejects(store.deleteEvent(user, id), StoreUnavailableError);
+      assert.deepEqual(
+        (await busyBackends(applicationName)).map((row) => ({ ...row })),
+        [],
+      );
+    } finally {
+      await table.release();
+    }
+    assert.deepEqual(await store.getEvent(user, id), created);
+  });
+});
+
+describe("a read sent in one round trip", () => {
+  it("runs inside its read-only transaction, limited to the time left", async () => {
+    const sql = pool(`cal_test_deadline_order_${process.pid}`, 1);
+    for (let round = 0; round < 3; round++) {
+      const deadline = new CallDeadline(3000, { endIdleTransactions: true });
+      const [settings] = await inReadTransaction(
+        sql,
+        deadline,
+        (db) => db<{ readOnly: string; statementTimeout: string; idleTimeout: string }[]>`
+          select current_setting('transaction_read_only') as "readOnly",
+                 current_setting('statement_timeout') as "statementTimeout",
+                 current_setting('idle_in_transaction_session_timeout') as "idleTimeout"`,
+      );
+      assert.equal(settings?.readOnly, "on");
+      for (const value of [settings?.statementTimeout, settings?.idleTimeout]) {
+        assert.match(value ?? "", /^[1-9]\d*(ms|s)$/, `limited to the time left: ${value}`);
+      }
+      // Nothing of it stays on the connection.
+      const [after] = await sql<{ statementTimeout: string }[]>`
+        select current_setting('statement_timeout') as "statementTimeout"`;
+      assert.equal(after?.statementTimeout, "0");
+    }
+  });
+});

@@ -1,0 +1,179 @@
+// The time budget of one EventStore call (3 s by default), kept by the
+// database as well as by us. Answering UNAVAILABLE at the deadline is not
+// enough: a query left running holds its connection and, for a write, the
+// user's advisory lock (that user's next writes queue behind it), and a
+// create could still commit after its caller was told it failed.
+//
+// So every statement of a call runs in a transaction whose
+// statement_timeout is the time left (set just before the statement, in the
+// same round trip), and whose idle_in_transaction_session_timeout is too: a
+// client that went silent (a network black hole) has its transaction rolled
+// back by the server at the deadline, and its locks released. Nothing is
+// committed once the deadline has passed. The caller is answered when the
+// work has ended, which is a few milliseconds after the deadline while the
+// server is reachable; if it is not, the answer comes GRACE_MS later and the
+// outcome of a write is ambiguous (the server ends it by itself: see above).
+import type { Sql } from "postgres";
+import { StoreUnavailableError } from "../store.js";
+import type { Db } from "./db.js";
+import { hasSqlState, SqlState } from "./errors.js";
+
+// How long past the deadline the caller waits for the database to end the
+// call's work, before it is answered anyway.
+export const GRACE_MS = 500;
+
+/** Thrown inside a call whose deadline has passed, so its transaction rolls back. */
+export class DeadlineExpiredError extends Error {
+  constructor() {
+    super("the call's deadline has passed");
+    this.name = "DeadlineExpiredError";
+  }
+}
+
+export interface DeadlineOptions {
+  /**
+   * Whether the server should also end a transaction left idle past the
+   * deadline. Off for the embedded database: there, a session ended ends
+   * every client's, and no network can swallow the client's next message.
+   */
+  endIdleTransactions: boolean;
+}
+
+export class CallDeadline {
+  readonly #endsAt: number;
+  readonly #endIdleTransactions: boolean;
+  #expired = false;
+
+  constructor(timeoutMs: number, options: DeadlineOptions) {
+    this.#endsAt = performance.now() + timeoutMs;
+    this.#endIdleTransactions = options.endIdleTransactions;
+  }
+
+  /** Called when the caller stops waiting: nothing more is started or committed. */
+  expire(): void {
+    this.#expired = true;
+  }
+
+  /** Throws DeadlineExpiredError once the budget is spent. */
+  throwIfExpired(): void {
+    if (this.#expired || performance.now() >= this.#endsAt) {
+      this.#expired = true;
+      throw new DeadlineExpiredError();
+    }
+  }
+
+  /**
+   * Limits the next statement sent on `tx` (a transaction) to the time left:
+   * a setting sent ahead of it on the same connection, without waiting for
+   * its answer. Call it right before each statement.
+   */
+  limit(tx: Db): void {
+    this.throwIfExpired();
+    const leftMs = String(Math.max(1, Math.ceil(this.#endsAt - performance.now())));
+    const idleMs = this.#endIdleTransactions ? leftMs : "0";
+    tx`select
+        set_config('statement_timeout', ${leftMs}, true),
+        set_config('idle_in_transaction_session_timeout', ${idleMs}, true)`.catch(() => {
+      // Its failure fails the statement sent after it, which reports it.
+    });
+  }
+}
+
+/**
+ * A write: `work` in one transaction that commits only within the deadline.
+ * `work` calls deadline.limit(tx) before each of its statements.
+ */
+export function inTransaction<T>(
+  sql: Sql,
+  deadline: CallDeadline,
+  work: (tx: Db) => Promise<T>,
+): Promise<T> {
+  return sql.begin(async (tx) => {
+    const result = await work(tx);
+    deadline.throwIfExpired(); // rather roll back than commit unseen
+    return result;
+  }) as Promise<T>;
+}
+
+/**
+ * A read: the query `read` returns, in a read-only transaction limited to
+ * the time left. The four statements (begin, limit, the query, rollback) go
+ * out together in one round trip, as one statement would. `read` must return
+ * the postgres.js query itself, not a promise made from it: a query starts
+ * when its then() is called, and they must start in this order.
+ */
+export async function inReadTransaction<R>(
+  sql: Sql,
+  deadline: CallDeadline,
+  read: (db: Db) => PromiseLike<R>,
+): Promise<R> {
+  const reserved = await sql.reserve();
+  try {
+    deadline.throwIfExpired();
+    reserved`begin read only`.catch(() => {
+      // Reported by the statements after it.
+    });
+    deadline.limit(reserved);
+    const outcome = read(reserved).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    const ended = reserved`rollback`; // read only: nothing to keep
+    const [result] = await Promise.all([outcome, ended]);
+    if (!result.ok) throw result.error;
+    return result.value;
+  } finally {
+    reserved.release();
+  }
+}
+
+/**
+ * Runs `operation` with a deadline of `timeoutMs`. Past it, `operation` is
+ * told (the deadline expires) and given GRACE_MS to end; an operation that
+ * ended in error then, or not at all, is answered StoreUnavailableError. A
+ * result that arrives within the grace is returned: it happened.
+ */
+export async function withinDeadline<T>(
+  what: string,
+  timeoutMs: number,
+  options: DeadlineOptions,
+  operation: (deadline: CallDeadline) => Promise<T>,
+): Promise<T> {
+  const deadline = new CallDeadline(timeoutMs, options);
+  const running = operation(deadline);
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = (ms: number) =>
+    new Promise<"elapsed">((resolve) => {
+      timer = setTimeout(() => resolve("elapsed"), ms);
+    });
+  const unavailable = (cause?: unknown) =>
+    new StoreUnavailableError(`database unavailable (${what}): no answer within ${timeoutMs} ms`, {
+      cause,
+    });
+  const settled = running.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  try {
+    const first = await Promise.race([settled, elapsed(timeoutMs)]);
+    if (first !== "elapsed") {
+      if (first.ok) return first.value;
+      // The server may end a statement at the deadline a moment before our
+      // timer fires: that is the deadline too.
+      if (
+        first.error instanceof DeadlineExpiredError ||
+        hasSqlState(first.error, SqlState.queryCanceled)
+      ) {
+        throw unavailable(first.error);
+      }
+      throw first.error;
+    }
+    deadline.expire();
+    clearTimeout(timer);
+    const late = await Promise.race([settled, elapsed(GRACE_MS)]);
+    if (late !== "elapsed" && late.ok) return late.value;
+    throw unavailable(late === "elapsed" ? undefined : late.error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
