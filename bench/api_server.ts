@@ -8,7 +8,7 @@
 // bench/setup.ts compiles this with the product's build options
 // (bench/tsconfig.json, into dist/bench/) and runs it with plain node, as
 // the Dockerfile runs dist/cmd/cal_service.js.
-import { runApi } from "../internal/app/roles.js";
+import { runApi } from "../cmd/api/api.js";
 import { onShutdownSignal } from "../internal/app/shutdown.js";
 import { loadConfig } from "../internal/config/config.js";
 import { createLogger } from "../internal/log/logger.js";

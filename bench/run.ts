@@ -13,6 +13,8 @@
 //   --events 10000,1000000       table sizes for the data-size part
 //   --reminders 100000           reminders due at once (drain)
 //   --steady-rate 1000 --steady-seconds 60
+//   --watchers 100 --watch-rate 200 --watch-seconds 10 --sync-events 10000
+//                                the sync part: watch lag and SyncEvents throughput
 //   --quick                      small sizes: a smoke run in about two minutes
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -23,10 +25,11 @@ import { type RecurringReport, recurringRatios, runRecurringBench } from "./recu
 import { formatCores, type RemindersReport, runRemindersBench } from "./reminders.js";
 import { createDatabase, progress, runId, startApi, startReference } from "./setup.js";
 import { fmt, ratio } from "./stats.js";
+import { runSyncBench, type SyncReport } from "./sync.js";
 
 const { values: flags } = parseArgs({
   options: {
-    parts: { type: "string", default: "api,data,reminders,recurring" },
+    parts: { type: "string", default: "api,data,reminders,sync,recurring" },
     duration: { type: "string", default: "3" },
     warmup: { type: "string", default: "1" },
     concurrency: { type: "string", default: "1,16,64" },
@@ -38,6 +41,10 @@ const { values: flags } = parseArgs({
     reminders: { type: "string", default: "100000" },
     "steady-rate": { type: "string", default: "1000" },
     "steady-seconds": { type: "string", default: "60" },
+    watchers: { type: "string", default: "100" },
+    "watch-rate": { type: "string", default: "200" },
+    "watch-seconds": { type: "string", default: "10" },
+    "sync-events": { type: "string", default: "10000" },
     quick: { type: "boolean", default: false },
   },
 });
@@ -48,6 +55,7 @@ if (flags.quick) {
     events: "10000,100000",
     reminders: "10000",
     "steady-seconds": "10",
+    "watch-seconds": "3",
   });
 }
 const numbers = (s: string) => s.split(",").map(Number);
@@ -77,6 +85,7 @@ interface Results {
   dataSize?: DataSizeReport;
   reminders?: RemindersReport;
   recurring?: RecurringReport;
+  sync?: SyncReport;
   targets: { target: string; value: string; met: boolean }[];
 }
 
@@ -179,6 +188,25 @@ async function main(): Promise<Results> {
         false,
       );
     }
+  }
+  if (parts.has("sync")) {
+    results.sync = await runSyncBench(DATABASE_URL, {
+      watchers: Number(flags.watchers),
+      watchUsers: Math.max(1, Math.floor(Number(flags.watchers) / 2)),
+      writesPerSecond: Number(flags["watch-rate"]),
+      watchSeconds: Number(flags["watch-seconds"]),
+      syncEvents: Number(flags["sync-events"]),
+    });
+    const sy = results.sync;
+    target("watch lag p99", sy.lag.p99Ms, 1000, true, " ms");
+    target("watch changes received/expected", ratio(sy.received, sy.expected), 1, false);
+    target(
+      `full SyncEvents of ${sy.syncEvents} events`,
+      sy.fullSyncEventsPerSecond,
+      10_000,
+      false,
+      " events/s",
+    );
   }
   return results;
 }
@@ -462,6 +490,40 @@ function print(results: Results): void {
           ],
           ["  cores busy", "", "", formatCores(rm.replicated.cores)],
           ["scheduler/sender warn+error lines (in the JSON)", "", "", String(rm.warnings.length)],
+        ],
+      ),
+    );
+  }
+  if (results.sync) {
+    const sy = results.sync;
+    out.push("", "Sync and live changes");
+    out.push(
+      table(
+        ["what", "", "", "value"],
+        [
+          [
+            `watch lag p50 / p99 / max, ${sy.watchers} watchers, ${sy.writesPerSecond} writes/s for ${sy.watchSeconds} s`,
+            "",
+            "",
+            `${fmt(sy.lag.p50Ms, 0)} / ${fmt(sy.lag.p99Ms, 0)} / ${fmt(sy.lag.maxMs, 0)} ms`,
+          ],
+          ["changes received by watchers / expected", "", "", `${sy.received}/${sy.expected}`],
+          ["watches resumed after UNAVAILABLE", "", "", String(sy.reconnects)],
+          ["writes done / failed", "", "", `${sy.writes} / ${sy.writeErrors}`],
+          ["cores busy during the watch cell", "", "", formatCores({ ...sy.watchCores })],
+          [
+            `full SyncEvents of ${sy.syncEvents} events (pages of 1000), 5 rounds`,
+            "",
+            "",
+            `${sy.fullSyncMs.map((ms) => fmt(ms, 0)).join(" / ")} ms`,
+          ],
+          [
+            "full SyncEvents throughput (median round)",
+            "",
+            "",
+            `${fmt(sy.fullSyncEventsPerSecond, 0)} events/s`,
+          ],
+          ["incremental SyncEvents of 100 changes", "", "", `${fmt(sy.incrementalSyncMs, 1)} ms`],
         ],
       ),
     );

@@ -1,18 +1,32 @@
 #!/usr/bin/env node
-// cal_service <role>: one executable, one role per process.
+// cal_service <role>: one executable, one role per process. This file only
+// reads the role and its configuration; the role's start-up is in
+// cmd/<role>/, loaded on demand, so that a process loads only what its role
+// uses (a sender has no Fastify, postgres.js or PGlite: roles_load.test.ts).
 import { readFileSync } from "node:fs";
 import { unmetRequirement } from "../internal/app/requirements.js";
-import {
-  runAll,
-  runApi,
-  runMigrate,
-  runScheduler,
-  runSender,
-  type Stop,
-} from "../internal/app/roles.js";
 import { onShutdownSignal } from "../internal/app/shutdown.js";
-import { loadConfig, settingList } from "../internal/config/config.js";
-import { createLogger } from "../internal/log/logger.js";
+import type { Stop } from "../internal/app/stop.js";
+import { type Config, loadConfig, settingList } from "../internal/config/config.js";
+import { createLogger, type Logger } from "../internal/log/logger.js";
+
+/** Starts a role; resolves with its stop, or with nothing once a one-shot role is done. */
+type Start = (config: Config, logger: Logger) => Promise<Stop | undefined>;
+
+/** Each role's entry point, imported only when that role runs. */
+const ROLES: Record<string, () => Promise<Start>> = {
+  api: async () => (await import("./api/api.js")).runApi,
+  scheduler: async () => (await import("./scheduler/scheduler.js")).runScheduler,
+  sender: async () => (await import("./sender/sender.js")).runSender,
+  all: async () => (await import("./all/all.js")).runAll,
+  migrate: async () => {
+    const { runMigrate } = await import("./migrate/migrate.js");
+    return async (config, logger) => {
+      await runMigrate(config, logger);
+      return undefined;
+    };
+  },
+};
 
 const USAGE = `Usage: cal_service <role>
 
@@ -55,6 +69,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cal_service: unexpected arguments after "${role}": ${rest.join(" ")}\n`);
     return 2;
   }
+  const loadRole = Object.hasOwn(ROLES, role) ? ROLES[role] : undefined;
+  if (!loadRole) {
+    process.stderr.write(`cal_service: unknown role "${role}"\n\n${USAGE}`);
+    return 2;
+  }
 
   const config = loadConfig(process.env);
   if (!config.ok) {
@@ -68,27 +87,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const logger = createLogger(config.value.logLevel).child({ role });
 
-  let stop: Stop;
-  switch (role) {
-    case "api":
-      stop = await runApi(config.value, logger);
-      break;
-    case "scheduler":
-      stop = await runScheduler(config.value, logger);
-      break;
-    case "sender":
-      stop = await runSender(config.value, logger);
-      break;
-    case "all":
-      stop = await runAll(config.value, logger);
-      break;
-    case "migrate":
-      await runMigrate(config.value, logger);
-      return 0;
-    default:
-      process.stderr.write(`cal_service: unknown role "${role}"\n\n${USAGE}`);
-      return 2;
-  }
+  const start = await loadRole();
+  const stop = await start(config.value, logger);
+  if (!stop) return 0;
   onShutdownSignal(logger, config.value.api.shutdownTimeoutMs, stop);
   return -1; // keep running until a signal
 }

@@ -58,7 +58,7 @@ export function eventToProto(event: CalendarEvent): Event {
 // The binary format carries any int64/int32 pair, so range and precision
 // are checked here; the domain then checks the calendar rules.
 
-function instantFromTimestamp(field: string, ts: Timestamp): Result<Date, InvalidArgument> {
+export function instantFromTimestamp(field: string, ts: Timestamp): Result<Date, InvalidArgument> {
   if (ts.nanos < 0 || ts.nanos >= 1_000_000_000) {
     return err(invalidArgument(field, "nanos must be from 0 to 999999999"));
   }

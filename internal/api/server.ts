@@ -14,7 +14,10 @@ import fastify, {
 import fastifyMetricsModule from "fastify-metrics";
 import client from "prom-client";
 import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
+import { CalendarSyncService } from "../../gen/calendar/v1/sync_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { type ChangeFeed, LocalChangeFeed } from "../changes/feed.js";
+import { publishingStore } from "../changes/publishing_store.js";
 import type { Logger } from "../log/logger.js";
 import type { EventStore } from "../store/store.js";
 import { calendarService } from "./calendar_service.js";
@@ -27,6 +30,8 @@ import { MAX_REQUEST_BYTES } from "./limits.js";
 import { codeName, createRpcMetrics } from "./metrics.js";
 import { createOnePortServer } from "./one_port.js";
 import { refuseUndecodableBinary } from "./refuse_undecodable.js";
+import { calendarSyncService } from "./sync_service.js";
+import { createWatchMetrics, DEFAULT_WATCH_SETTINGS, type WatchSettings } from "./watch.js";
 
 // fastify-metrics is CommonJS with an `exports.default`.
 const fastifyMetrics = fastifyMetricsModule.default;
@@ -39,9 +44,20 @@ type WithCallInfo = FastifyRequest & { [CALL_INFO]?: CallInfo };
 
 export interface ApiServerOptions {
   store: EventStore;
+  /**
+   * Where watchers learn of changes made by any process (LISTEN on a shared
+   * PostgreSQL; `store` then announces its own writes there). Absent: this
+   * server is the only writer, and it wakes its watchers itself after each
+   * write.
+   */
+  changes?: ChangeFeed;
   logger: Logger;
   /** In-flight calls get this long to finish once close() is called. */
   shutdownTimeoutMs: number;
+  /** WATCH_HEARTBEAT; the default is 15 s. */
+  watchHeartbeatMs?: number;
+  /** Tests shrink the slow-watcher limits. */
+  watch?: Partial<WatchSettings>;
   /**
    * More services to serve next to CalendarService, on the same routes and
    * behind the same body checks and interceptors (access log, metrics,
@@ -63,8 +79,19 @@ export interface ApiServer {
 const CUT_CONNECTIONS_AFTER_ABORT_MS = 200;
 
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const { store, logger, shutdownTimeoutMs, extraRoutes } = options;
+  const { logger, shutdownTimeoutMs, extraRoutes } = options;
+  let changes = options.changes;
+  let store = options.store;
+  if (!changes) {
+    const local = new LocalChangeFeed();
+    store = publishingStore(store, local);
+    changes = local;
+  }
   let shuttingDown = false;
+  // Aborted as soon as close() is called: open watches end with UNAVAILABLE
+  // at once (they would otherwise run until the grace period is over).
+  const closing = new AbortController();
+  setMaxListeners(Number.POSITIVE_INFINITY, closing.signal);
   // Aborted when in-flight calls have had their grace period after close().
   // Every call listens on it, so the listener limit would only produce a
   // bogus "possible leak" warning under load.
@@ -109,6 +136,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     },
   });
   const rpcMetrics = createRpcMetrics(client.register);
+  const watchMetrics = createWatchMetrics(client.register);
+  const watch: WatchSettings = {
+    ...DEFAULT_WATCH_SETTINGS,
+    ...(options.watchHeartbeatMs !== undefined && { heartbeatMs: options.watchHeartbeatMs }),
+    ...options.watch,
+  };
 
   const readiness = storeReadiness(
     () => store.ping(),
@@ -125,6 +158,16 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     await rpc.register(fastifyConnectPlugin, {
       routes: (router: ConnectRouter) => {
         router.service(CalendarService, calendarService(store));
+        router.service(
+          CalendarSyncService,
+          calendarSyncService({
+            store,
+            changes,
+            watch,
+            metrics: watchMetrics,
+            closing: closing.signal,
+          }),
+        );
         router.service(Health, healthService(readiness));
         extraRoutes?.(router);
         // Connect answers an undecodable body with INTERNAL on purpose
@@ -143,7 +186,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       interceptors: [
         observeCalls(logger, rpcMetrics),
         hideUnexpectedErrors(logger),
-        requireUserId(CalendarService.typeName),
+        requireUserId(CalendarService.typeName, CalendarSyncService.typeName),
       ],
       readMaxBytes: MAX_REQUEST_BYTES,
       contextValues: (req) => createContextValues().set(kCallInfo, callInfoFor(req)),
@@ -188,6 +231,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     },
     async close() {
       shuttingDown = true;
+      closing.abort();
       // Once the grace period is over, calls still running have their signal
       // aborted; a moment later, connections still open (a call that did not
       // end, a body that never finishes arriving, a client that never

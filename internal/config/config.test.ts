@@ -18,7 +18,7 @@ describe("configuration", () => {
     const config = loadConfig({});
     assert.ok(config.ok);
     assert.deepEqual(config.value, {
-      api: { host: "0.0.0.0", port: 8080, shutdownTimeoutMs: 10_000 },
+      api: { host: "0.0.0.0", port: 8080, shutdownTimeoutMs: 10_000, watchHeartbeatMs: 15_000 },
       logLevel: "info",
       storage: {
         kind: "postgres",
@@ -47,6 +47,7 @@ describe("configuration", () => {
         batchSize: 500,
         parallelPasses: 4,
         retentionMs: 365 * 24 * 3600 * 1000,
+        tombstoneRetentionMs: 30 * 24 * 3600 * 1000,
         cleanupIntervalMs: 3_600_000,
         cleanupBatchSize: 1000,
       },
@@ -152,7 +153,7 @@ describe("duration bounds", () => {
     assert.ok(durations.length >= 6);
     for (const s of durations) {
       assert.equal(refusal({ [s.name]: "0ms" }).variable, s.name, `${s.name} accepts 0ms`);
-      if (s.name === "RETENTION") continue; // an age, never a timer
+      if (s.name === "RETENTION" || s.name === "TOMBSTONE_RETENTION") continue; // ages, never timers
       const tooLong = `${MAX_TIMER_MS + 1}ms`;
       assert.equal(refusal({ [s.name]: tooLong }).variable, s.name, `${s.name} accepts ${tooLong}`);
     }

@@ -18,6 +18,8 @@ export interface Config {
     port: number;
     /** How long stopping may take on SIGTERM; in-flight calls get most of it (app/shutdown.ts). */
     shutdownTimeoutMs: number;
+    /** How often an idle WatchEvents stream gets a heartbeat. */
+    watchHeartbeatMs: number;
   };
   logLevel: LogLevel;
   storage: StorageConfig;
@@ -68,6 +70,8 @@ export interface SchedulerConfig {
   batchSize: number;
   parallelPasses: number;
   retentionMs: number;
+  /** How long deletions are remembered for SyncEvents. */
+  tombstoneRetentionMs: number;
   cleanupIntervalMs: number;
   cleanupBatchSize: number;
 }
@@ -111,6 +115,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         host: read(env, "API_HOST"),
         port: read(env, "API_PORT"),
         shutdownTimeoutMs: read(env, "SHUTDOWN_TIMEOUT"),
+        watchHeartbeatMs: read(env, "WATCH_HEARTBEAT"),
       },
       logLevel: read(env, "LOG_LEVEL"),
       storage,
@@ -127,6 +132,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         batchSize: read(env, "SCHEDULER_BATCH_SIZE"),
         parallelPasses: read(env, "SCHEDULER_CONCURRENCY"),
         retentionMs: read(env, "RETENTION"),
+        tombstoneRetentionMs: read(env, "TOMBSTONE_RETENTION"),
         cleanupIntervalMs: read(env, "CLEANUP_INTERVAL"),
         cleanupBatchSize: read(env, "CLEANUP_BATCH_SIZE"),
       },

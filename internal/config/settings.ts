@@ -48,6 +48,12 @@ export const settings = {
     parser: duration(1 * SECOND, 10 * MINUTE),
     doc: "On SIGTERM/SIGINT, how long stopping may take: in-flight calls get all of it but the last 2s (half, below 4s), kept for closing connections.",
   },
+  // Below 1 s idle streams would cost a read and a message per second each.
+  WATCH_HEARTBEAT: {
+    default: "15s",
+    parser: duration(1 * SECOND, 10 * MINUTE),
+    doc: "How often an idle WatchEvents stream gets a heartbeat message (and re-reads the change log).",
+  },
   LOG_LEVEL: {
     default: "info",
     parser: oneOf(LOG_LEVELS),
@@ -162,6 +168,13 @@ export const settings = {
     default: "365d",
     parser: duration(1 * DAY, 36_500 * DAY, { usedAsTimer: false }),
     doc: "Events that ended longer ago than this are deleted.",
+  },
+  // An age compared with timestamps, like RETENTION: at least an hour, so
+  // a client that syncs now and then is not sent back to a full sync.
+  TOMBSTONE_RETENTION: {
+    default: "30d",
+    parser: duration(1 * HOUR, 36_500 * DAY, { usedAsTimer: false }),
+    doc: "How long deletions are remembered for SyncEvents; older sync tokens get SYNC_TOKEN_EXPIRED.",
   },
   CLEANUP_INTERVAL: {
     default: "1h",

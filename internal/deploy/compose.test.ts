@@ -24,8 +24,8 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { parse } from "yaml";
+import { runAll } from "../../cmd/all/all.js";
 import { unmetRequirement } from "../app/requirements.js";
-import { runAll } from "../app/roles.js";
 import { type Config, loadConfig, settingList, settings } from "../config/config.js";
 import { findRunningRole, healthUrls, isRole, probe, probeHost, type Role } from "./healthcheck.js";
 
@@ -72,7 +72,7 @@ const SUITE_VARIABLES = new Set([
   "API_URL", // where the suite finds the running api
 ]);
 
-// What each role needs, from internal/app/roles.ts: api, scheduler and
+// What each role needs, from cmd/<role>/: api, scheduler and
 // migrate open the database (without DATABASE_URL, an embedded one inside
 // the container: private to it and lost with it); scheduler and sender use
 // the broker (without AMQP_URL they refuse to start: internal/app/requirements.ts).

@@ -16,7 +16,7 @@ export function isRole(value: string): value is Role {
 }
 
 /**
- * The liveness URLs of a role: where roles.ts makes it listen. The api's
+ * The liveness URLs of a role: where cmd/<role>/ makes it listen. The api's
  * /healthz (not /readyz): a container whose database is down is not broken,
  * and it reports UNAVAILABLE to callers on its own.
  */

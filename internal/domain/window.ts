@@ -74,7 +74,7 @@ function parseDate(date: string): Temporal.PlainDate | undefined {
   }
 }
 
-function isTimeZone(zone: string): boolean {
+export function isTimeZone(zone: string): boolean {
   if (zone.length > MAX_ZONE_LENGTH || !ZONE_PATTERN.test(zone)) return false;
   try {
     Temporal.PlainDate.from({ year: 2000, month: 1, day: 1 }).toZonedDateTime(zone);

@@ -67,6 +67,47 @@ describe("retention cleanup", () => {
     assert.equal(await store.deleteEventsEndedBefore(clock.read(), 100), 0);
   });
 
+  it("forgets deletions older than TOMBSTONE_RETENTION, in batches, so older sync tokens expire", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryEventStore({ clock: clock.read });
+    const fields = (hour: number) => ({
+      title: "gone",
+      start: new Date(Date.UTC(2030, 0, 1, hour)),
+      durationMs: 60_000,
+      description: undefined,
+      notifyBeforeMs: undefined,
+    });
+    const ids: string[] = [];
+    for (let h = 0; h < 5; h++) {
+      const id = randomUUID();
+      await store.createEvent("alice", id, fields(h));
+      ids.push(id);
+    }
+    const beforeOld = await store.syncPosition("alice");
+    for (const id of ids.slice(0, 4)) await store.deleteEvent("alice", id);
+    const afterOld = await store.syncPosition("alice");
+    clock.advance(31 * DAY);
+    await store.deleteEvent("alice", ids[4] as string); // a recent deletion, kept
+    const purged = new client.Counter({ name: "purged_test", help: "test", registers: [] });
+    await cleanUpOnce({
+      reminders: store,
+      logger: silentLogger(),
+      clock: clock.read,
+      deleted: new client.Counter({ name: "deleted_tomb", help: "test", registers: [] }),
+      retentionMs: 365 * DAY,
+      batchSize: 3,
+      tombstones: { store, retentionMs: 30 * DAY, purged },
+    });
+    assert.equal((await purged.get()).values[0]?.value, 4);
+    assert.equal((await store.readChanges("alice", beforeOld, 10, "incremental")).ok, false);
+    const recent = await store.readChanges("alice", afterOld, 10, "incremental");
+    assert.ok(recent.ok);
+    assert.deepEqual(
+      recent.value.changes.map((c) => c.kind),
+      ["delete"],
+    );
+  });
+
   // A backlog of old events must not hold a shutdown: the loop stops after
   // the batch in hand. (Before, it deleted until nothing old was left.)
   it("stops between batches when asked, however many old events remain", {

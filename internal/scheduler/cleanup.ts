@@ -1,9 +1,13 @@
 // Retention: events that ended more than RETENTION ago are deleted, a bounded
 // batch per statement so no lock is held for long and the api keeps serving.
+// Then the sync tombstones (deletions remembered for SyncEvents) older than
+// TOMBSTONE_RETENTION are forgotten the same way; tokens from before them
+// then expire (SYNC_TOKEN_EXPIRED).
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Counter } from "prom-client";
 import type { Logger } from "../log/logger.js";
 import type { Clock, ReminderStore } from "../store/store.js";
+import type { TombstoneStore } from "../store/sync.js";
 import type { Loop } from "./dispatcher.js";
 
 export interface CleanupOptions {
@@ -14,6 +18,12 @@ export interface CleanupOptions {
   retentionMs: number;
   intervalMs: number;
   batchSize: number;
+  /** Absent: no tombstones to purge (a store without sync). */
+  tombstones?: {
+    store: TombstoneStore;
+    retentionMs: number;
+    purged: Counter;
+  };
 }
 
 /**
@@ -38,7 +48,28 @@ export async function cleanUpOnce(
       { deleted: total, endedBefore: cutoff.toISOString() },
       "old events deleted",
     );
+  if (options.tombstones) await purgeTombstonesOnce(options, options.tombstones, stopping);
   return total;
+}
+
+async function purgeTombstonesOnce(
+  options: Omit<CleanupOptions, "intervalMs">,
+  tombstones: NonNullable<CleanupOptions["tombstones"]>,
+  stopping: AbortSignal | undefined,
+): Promise<void> {
+  const cutoff = new Date(options.clock().getTime() - tombstones.retentionMs);
+  let total = 0;
+  while (!stopping?.aborted) {
+    const purged = await tombstones.store.purgeTombstones(cutoff, options.batchSize);
+    total += purged;
+    tombstones.purged.inc(purged);
+    if (purged < options.batchSize) break;
+  }
+  if (total > 0)
+    options.logger.info(
+      { purged: total, deletedBefore: cutoff.toISOString() },
+      "old sync tombstones purged",
+    );
 }
 
 /** Runs cleanUpOnce at start and then every intervalMs. */

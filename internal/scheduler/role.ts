@@ -7,6 +7,7 @@ import { createReminderMetrics, createRoleRegistry } from "../observability/metr
 import { startObservabilityServer } from "../observability/server.js";
 import type { Broker, Publisher } from "../queue/queue.js";
 import type { Clock, ReminderStore } from "../store/store.js";
+import type { TombstoneStore } from "../store/sync.js";
 import { startCleanup } from "./cleanup.js";
 import { type Loop, startDispatcher } from "./dispatcher.js";
 
@@ -16,6 +17,8 @@ export interface SchedulerSettings {
   batchSize: number;
   parallelPasses: number;
   retentionMs: number;
+  /** How long deletions are remembered for SyncEvents. */
+  tombstoneRetentionMs: number;
   cleanupIntervalMs: number;
   cleanupBatchSize: number;
 }
@@ -24,6 +27,8 @@ export interface SchedulerRoleOptions {
   settings: SchedulerSettings;
   host: string;
   reminders: ReminderStore;
+  /** The sync tombstones the cleanup purges; absent: none. */
+  tombstones?: TombstoneStore;
   broker: Broker;
   logger: Logger;
   clock: Clock;
@@ -44,6 +49,14 @@ export async function startSchedulerRole(options: SchedulerRoleOptions): Promise
     new client.Counter({
       name: "events_deleted_total",
       help: "Events deleted by the retention cleanup",
+      registers: [registry],
+    });
+
+  const purged =
+    (registry.getSingleMetric("sync_tombstones_purged_total") as client.Counter | undefined) ??
+    new client.Counter({
+      name: "sync_tombstones_purged_total",
+      help: "Deletions forgotten by the cleanup after TOMBSTONE_RETENTION",
       registers: [registry],
     });
 
@@ -86,6 +99,11 @@ export async function startSchedulerRole(options: SchedulerRoleOptions): Promise
     retentionMs: settings.retentionMs,
     intervalMs: settings.cleanupIntervalMs,
     batchSize: settings.cleanupBatchSize,
+    tombstones: options.tombstones && {
+      store: options.tombstones,
+      retentionMs: settings.tombstoneRetentionMs,
+      purged,
+    },
   });
   logger.info({ url: server.url }, "scheduler metrics and health listening");
   return {

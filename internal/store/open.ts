@@ -9,11 +9,19 @@ import { openDatabase, type PostgresStorage } from "./postgres/connect.js";
 import { runMigrations } from "./postgres/migrate.js";
 import { PostgresEventStore } from "./postgres/postgres_store.js";
 import { type Clock, type EventStore, type ReminderStore, systemClock } from "./store.js";
+import type { TombstoneStore } from "./sync.js";
 
 export interface OpenedStore {
   store: EventStore;
   /** The scheduler's view of the same data. */
   reminders: ReminderStore;
+  /** The sync tombstones, purged by the scheduler's cleanup. */
+  tombstones: TombstoneStore;
+  /**
+   * Set when other processes may write the same database (a PostgreSQL
+   * server): the api then LISTENs on it to learn of their changes.
+   */
+  sharedSql?: Sql;
   /** The pool behind a Postgres store, for other parts that need the database. */
   sql?: Sql;
   /** Releases everything opened here: the pool and the embedded database. */
@@ -28,7 +36,7 @@ export async function openEventStore(
   if (storage.kind === "memory") {
     const store = new MemoryEventStore({ clock });
     logger.warn("events are kept in memory and lost when the process exits (STORAGE=memory)");
-    return { store, reminders: store, close: () => store.close() };
+    return { store, reminders: store, tombstones: store, close: () => store.close() };
   }
 
   const database = await openDatabase(storage, logger);
@@ -51,7 +59,9 @@ export async function openEventStore(
   return {
     store,
     reminders: store,
+    tombstones: store,
     sql: database.sql,
+    sharedSql: database.embedded ? undefined : database.sql,
     close: () => database.close(),
   };
 }

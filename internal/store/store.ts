@@ -3,8 +3,9 @@
 import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../domain/errors.js";
 import type { CalendarEvent, EventFields, TimeWindow } from "../domain/event.js";
 import type { Result } from "../domain/result.js";
+import type { ListCursor, SyncStore } from "./sync.js";
 
-export interface EventStore {
+export interface EventStore extends SyncStore {
   /**
    * Stores a new event with version 1. If `id` is already taken by this user,
    * the call is idempotent: identical fields return the stored event,
@@ -47,9 +48,15 @@ export interface EventStore {
    * The user's events and series occurrences that overlap the window,
    * ordered by start then id.
    * Returns at most `limit` events; callers ask for one more than they may
-   * answer with, to tell "exactly full" from "truncated".
+   * answer with, to tell "exactly full" from "truncated". With `after`, only
+   * the events that come after it in that order (keyset paging).
    */
-  listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]>;
+  listEvents(
+    userId: string,
+    window: TimeWindow,
+    limit: number,
+    after?: ListCursor,
+  ): Promise<CalendarEvent[]>;
 
   /** Resolves when the store can serve requests right now (for /readyz). */
   ping(): Promise<void>;

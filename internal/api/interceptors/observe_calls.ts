@@ -1,5 +1,6 @@
 // One access-log line and one metrics sample per call. gRPC answers HTTP 200
-// whatever the outcome, so the code has to be read here, not from HTTP.
+// whatever the outcome, so the code has to be read here, not from HTTP. A
+// server stream is observed when it ends, with the code it ended with.
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../../log/logger.js";
 import { kCallInfo, kUserId } from "../context.js";
@@ -10,13 +11,7 @@ export function observeCalls(logger: Logger, metrics: RpcMetrics): Interceptor {
     const startedAt = performance.now();
     const info = req.contextValues.get(kCallInfo);
     if (info) info.observed = true;
-    let error: ConnectError | undefined;
-    try {
-      return await next(req);
-    } catch (thrown) {
-      error = ConnectError.from(thrown);
-      throw thrown;
-    } finally {
+    const observe = (error: ConnectError | undefined) => {
       const seconds = (performance.now() - startedAt) / 1000;
       const code = error ? codeName(error.code) : "ok";
       metrics.observe(req.service.typeName, req.method.name, code, seconds);
@@ -33,6 +28,34 @@ export function observeCalls(logger: Logger, metrics: RpcMetrics): Interceptor {
         },
         "rpc",
       );
+    };
+    let res: Awaited<ReturnType<typeof next>>;
+    try {
+      res = await next(req);
+    } catch (thrown) {
+      observe(ConnectError.from(thrown));
+      throw thrown;
     }
+    if (!res.stream) {
+      observe(undefined);
+      return res;
+    }
+    return { ...res, message: observeStream(res.message, observe) };
   };
+}
+
+async function* observeStream<T>(
+  messages: AsyncIterable<T>,
+  observe: (error: ConnectError | undefined) => void,
+): AsyncIterable<T> {
+  let error: ConnectError | undefined;
+  try {
+    yield* messages;
+  } catch (thrown) {
+    error = ConnectError.from(thrown);
+    throw thrown;
+  } finally {
+    // Also when the client went away (the stream is returned early).
+    observe(error);
+  }
 }

@@ -7,9 +7,9 @@ import { kUserId } from "../context.js";
 
 export const USER_ID_HEADER = "x-user-id";
 
-export function requireUserId(serviceTypeName: string): Interceptor {
+export function requireUserId(...serviceTypeNames: string[]): Interceptor {
   return (next) => async (req) => {
-    if (req.service.typeName !== serviceTypeName) return next(req);
+    if (!serviceTypeNames.includes(req.service.typeName)) return next(req);
     const raw = req.header.get(USER_ID_HEADER);
     if (raw === null || raw === "") {
       throw new ConnectError(

@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from "../../log/logger.js";
 import { MemoryEventStore } from "../../store/memory/memory_store.js";
 import type { EventStore } from "../../store/store.js";
 import { createApiServer } from "../server.js";
+import type { WatchSettings } from "../watch.js";
 
 export interface TestServer {
   url: string;
@@ -19,13 +20,19 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { store?: EventStore; logger?: Logger; shutdownTimeoutMs?: number } = {},
+  options: {
+    store?: EventStore;
+    logger?: Logger;
+    shutdownTimeoutMs?: number;
+    watch?: Partial<WatchSettings>;
+  } = {},
 ): Promise<TestServer> {
   const store = options.store ?? new MemoryEventStore();
   const server = await createApiServer({
     store,
     logger: options.logger ?? silentLogger(),
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 2000,
+    watch: options.watch,
   });
   const url = await server.listen("127.0.0.1", 0);
   return { url, store, close: () => server.close() };

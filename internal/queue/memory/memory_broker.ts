@@ -4,6 +4,7 @@
 // message is queued (this process's memory is the "broker"), deliveries are
 // at least once, dead-lettered messages are kept, receipts go to in-process
 // subscribers. Nothing survives the process.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../log/logger.js";
 import {
   type Broker,
@@ -77,6 +78,23 @@ export class MemoryBroker implements Broker {
   /** Messages queued and not yet handed to a consumer. */
   get depth(): number {
     return this.pending.length;
+  }
+
+  /**
+   * Resolves once every queued message has been delivered and settled by the
+   * attached consumers, or after `timeoutMs`, with how many were not. What
+   * this queue holds dies with the process: `all` drains it before it stops.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.unsettled() > 0 && Date.now() < deadline) await sleep(5);
+    return this.unsettled();
+  }
+
+  private unsettled(): number {
+    let inHand = 0;
+    for (const consumer of this.consumers) inHand += consumer.inHand;
+    return this.pending.length + inHand;
   }
 
   isHealthy(): boolean {
@@ -165,6 +183,10 @@ class MemoryConsumer implements Consumer {
   async stop(): Promise<void> {
     this.broker.detach(this);
     await Promise.all(this.inFlight);
+  }
+
+  get inHand(): number {
+    return this.inFlight.size;
   }
 
   hasRoom(): boolean {

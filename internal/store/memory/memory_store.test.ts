@@ -1,6 +1,7 @@
 import { runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSeriesContract } from "../testing/series_contract.js";
+import { runSyncStoreContract } from "../testing/sync_contract.js";
 import { MemoryEventStore } from "./memory_store.js";
 
 runEventStoreContract("memory", async (clock) => {
@@ -16,4 +17,9 @@ runReminderStoreContract("memory", async (clock) => {
 runSeriesContract("memory", async (clock) => {
   const store = new MemoryEventStore({ clock });
   return { events: store, reminders: store, dispose: () => store.close() };
+});
+
+runSyncStoreContract("memory", async (clock) => {
+  const store = new MemoryEventStore({ clock });
+  return { store, dispose: () => store.close() };
 });

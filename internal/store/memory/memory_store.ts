@@ -39,6 +39,14 @@ import {
   systemClock,
   type UpdateScope,
 } from "../store.js";
+import type {
+  ChangePage,
+  EventChange,
+  ListCursor,
+  SyncPositionExpired,
+  SyncStore,
+  TombstoneStore,
+} from "../sync.js";
 
 // Series and their exceptions are kept as events too, as the Postgres store
 // keeps them as rows: a series under its id, an exception (a moved, edited
@@ -48,7 +56,14 @@ interface StoredEvent extends CalendarEvent {
   cancelled?: boolean;
 }
 
-export class MemoryEventStore implements EventStore, ReminderStore {
+/** A user's change log: the memory twin of sync_users and event_changes. */
+interface UserChanges {
+  last: number;
+  purgedThrough: number;
+  byEvent: Map<string, { change: number; deleted: boolean; at: Date }>;
+}
+
+export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, TombstoneStore {
   // userId -> eventId -> event. Events are copied in and out so callers can
   // never mutate what is stored.
   readonly #eventsByUser = new Map<string, Map<string, StoredEvent>>();
@@ -60,6 +75,9 @@ export class MemoryEventStore implements EventStore, ReminderStore {
   // Reminders a dispatch is publishing right now: a concurrent dispatch must
   // not take them too (the memory twin of FOR UPDATE SKIP LOCKED).
   readonly #claimedReminders = new Set<string>();
+  // Change numbers are taken in the same synchronous stretch as the write,
+  // so they are in commit order by construction.
+  readonly #changesByUser = new Map<string, UserChanges>();
 
   constructor(options: { clock?: Clock } = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -90,6 +108,7 @@ export class MemoryEventStore implements EventStore, ReminderStore {
       version: 1,
     };
     events.set(id, event);
+    this.#recordChange(userId, id, false);
     return ok(copy(event));
   }
 
@@ -147,8 +166,12 @@ export class MemoryEventStore implements EventStore, ReminderStore {
           truncatedBusy,
         ]);
         if (conflict) return err(conflict);
-        for (const e of dropped) events.delete(e.id);
+        for (const e of dropped) {
+          events.delete(e.id);
+          this.#recordChange(userId, e.id, true);
+        }
         events.set(series.id, truncated);
+        this.#recordChange(userId, series.id, false);
         const created: StoredEvent = {
           ...copyFields(newFields),
           id: randomUUID(),
@@ -158,6 +181,7 @@ export class MemoryEventStore implements EventStore, ReminderStore {
           version: 1,
         };
         events.set(created.id, created);
+        this.#recordChange(userId, created.id, false);
         return ok(copy(created));
       }
       if (scope === "this_and_following") {
@@ -186,6 +210,7 @@ export class MemoryEventStore implements EventStore, ReminderStore {
         version: stored.version + 1,
       };
       events.set(exception.id, exception);
+      this.#recordChange(userId, exception.id, false);
       return ok(copy(exception));
     }
     if (isSeries(stored)) return this.#updateSeries(events, stored, fields, now);
@@ -199,6 +224,7 @@ export class MemoryEventStore implements EventStore, ReminderStore {
       version: stored.version + 1,
     };
     events.set(id, updated);
+    this.#recordChange(userId, id, false);
     return ok(copy(updated));
   }
 
@@ -226,7 +252,10 @@ export class MemoryEventStore implements EventStore, ReminderStore {
       others.series,
     );
     if (conflict) return err(conflict);
-    for (const e of dropped) events.delete(e.id);
+    for (const e of dropped) {
+      events.delete(e.id);
+      this.#recordChange(series.userId, e.id, true);
+    }
     const updated: StoredEvent = {
       ...series,
       ...copyFields(fields),
@@ -237,6 +266,7 @@ export class MemoryEventStore implements EventStore, ReminderStore {
       delete updated.recurrence;
     }
     events.set(series.id, updated);
+    this.#recordChange(series.userId, series.id, false);
     return ok(copy(updated));
   }
 
@@ -258,14 +288,24 @@ export class MemoryEventStore implements EventStore, ReminderStore {
         updatedAt: now,
         version: found.event.version + 1,
       });
+      this.#recordChange(userId, id, true);
       return ok(undefined);
     }
     events.delete(id);
-    for (const e of exceptionsOf(events, id)) events.delete(e.id);
+    this.#recordChange(userId, id, true);
+    for (const e of exceptionsOf(events, id)) {
+      events.delete(e.id);
+      this.#recordChange(userId, e.id, true);
+    }
     return ok(undefined);
   }
 
-  async listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]> {
+  async listEvents(
+    userId: string,
+    window: TimeWindow,
+    limit: number,
+    after?: ListCursor,
+  ): Promise<CalendarEvent[]> {
     const events = this.#eventsByUser.get(userId);
     if (!events) return [];
     const listed: CalendarEvent[] = [];
@@ -277,7 +317,11 @@ export class MemoryEventStore implements EventStore, ReminderStore {
         listed.push(event);
       }
     }
-    return listed.sort(byStartThenId).slice(0, limit).map(copy);
+    return listed
+      .filter((event) => after === undefined || byStartThenId(event, after) > 0)
+      .sort(byStartThenId)
+      .slice(0, limit)
+      .map(copy);
   }
 
   async dispatchDueReminders(
@@ -341,15 +385,71 @@ export class MemoryEventStore implements EventStore, ReminderStore {
       if (events && isSeries(event))
         for (const e of exceptionsOf(events, event.id)) events.delete(e.id);
       this.#settledReminders.delete(reminderKey(event.userId, event.id));
+      this.#recordChange(event.userId, event.id, true);
     }
     return ended.length;
+  }
+
+  async readChanges(
+    userId: string,
+    after: number,
+    limit: number,
+    mode: "full" | "incremental",
+  ): Promise<Result<ChangePage, SyncPositionExpired>> {
+    const log = this.#changesByUser.get(userId);
+    const last = log?.last ?? 0;
+    if (mode === "incremental" && (after < (log?.purgedThrough ?? 0) || after > last)) {
+      return err({ kind: "sync_position_expired" });
+    }
+    const pending = [...(log?.byEvent ?? [])]
+      .filter(([, entry]) => entry.change > after && (mode === "incremental" || !entry.deleted))
+      .sort(([, a], [, b]) => a.change - b.change);
+    const page = pending.slice(0, limit);
+    const changes = page.map(([id, entry]): EventChange => {
+      const event = this.#eventsByUser.get(userId)?.get(id);
+      if (entry.deleted || !event) return { kind: "delete", change: entry.change, id };
+      return { kind: "upsert", change: entry.change, event: copy(event) };
+    });
+    const complete = pending.length <= limit;
+    const position = complete ? Math.max(after, last) : (changes.at(-1)?.change ?? after);
+    return ok({ changes, position, complete });
+  }
+
+  async syncPosition(userId: string): Promise<number> {
+    return this.#changesByUser.get(userId)?.last ?? 0;
+  }
+
+  async purgeTombstones(cutoff: Date, limit: number): Promise<number> {
+    const old = [...this.#changesByUser]
+      .flatMap(([userId, log]) =>
+        [...log.byEvent]
+          .filter(([, entry]) => entry.deleted && entry.at < cutoff)
+          .map(([id, entry]) => ({ userId, log, id, entry })),
+      )
+      .sort((a, b) => a.entry.at.getTime() - b.entry.at.getTime())
+      .slice(0, limit);
+    for (const { log, id, entry } of old) {
+      log.byEvent.delete(id);
+      log.purgedThrough = Math.max(log.purgedThrough, entry.change);
+    }
+    return old.length;
+  }
+
+  #recordChange(userId: string, id: string, deleted: boolean): void {
+    let log = this.#changesByUser.get(userId);
+    if (!log) {
+      log = { last: 0, purgedThrough: 0, byEvent: new Map() };
+      this.#changesByUser.set(userId, log);
+    }
+    log.last += 1;
+    log.byEvent.set(id, { change: log.last, deleted, at: this.#clock() });
   }
 
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
 
-  #userEvents(userId: string): Map<string, CalendarEvent> {
+  #userEvents(userId: string): Map<string, StoredEvent> {
     let events = this.#eventsByUser.get(userId);
     if (!events) {
       events = new Map();
@@ -509,7 +609,10 @@ function findConflict(
   return findBusyConflict(candidateOf(fields, new Set()), busy.singles, busy.series);
 }
 
-function byStartThenId(a: CalendarEvent, b: CalendarEvent): number {
+function byStartThenId(
+  a: Pick<CalendarEvent, "start" | "id">,
+  b: Pick<CalendarEvent, "start" | "id">,
+): number {
   return a.start.getTime() - b.start.getTime() || compare(a.id, b.id);
 }
 

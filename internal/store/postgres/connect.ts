@@ -7,7 +7,6 @@ import type { StorageConfig } from "../../config/config.js";
 import { redactUrl } from "../../config/env.js";
 import type { Logger } from "../../log/logger.js";
 import type { NoCustomTypes } from "./db.js";
-import { startEmbeddedDatabase } from "./embedded.js";
 import { errorMessage, isConnectionError } from "./errors.js";
 
 export type PostgresStorage = Extract<StorageConfig, { kind: "postgres" }>;
@@ -67,6 +66,9 @@ export async function openDatabase(storage: PostgresStorage, logger: Logger): Pr
     return { sql, embedded: false, close: () => sql.end({ timeout: 5 }) };
   }
 
+  // Imported here, not above: PGlite is large, and a role on a server
+  // (DATABASE_URL) should not load it.
+  const { startEmbeddedDatabase } = await import("./embedded.js");
   const embedded = await startEmbeddedDatabase(storage.dataDir, logger);
   let sql: Sql;
   try {

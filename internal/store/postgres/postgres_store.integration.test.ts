@@ -14,6 +14,7 @@ import { type DueReminder, StoreUnavailableError } from "../store.js";
 import { ManualClock, runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSeriesContract } from "../testing/series_contract.js";
+import { runSyncStoreContract } from "../testing/sync_contract.js";
 import { connectWithRetry, DatabaseConnectError, serverPoolOptions } from "./connect.js";
 import { isConnectionError } from "./errors.js";
 import { type Migration, MigrationError, runMigrations } from "./migrate.js";
@@ -23,6 +24,7 @@ import { PostgresReminderStore } from "./reminder_store.js";
 import { instant } from "./rows.js";
 import { checkReminderPlans, seedPlanData } from "./testing/reminder_plans.js";
 import { runPostgresStoreChecks } from "./testing/store_checks.js";
+import { runSyncOrderingChecks } from "./testing/sync_ordering.js";
 import { TcpProxy } from "./testing/tcp_proxy.js";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -102,6 +104,15 @@ runPostgresStoreChecks("server", mainPool);
 runSeriesContract("postgres (server)", async (clock) => {
   const store = new PostgresEventStore(await mainPool(), { clock });
   return { events: store, reminders: store, dispose: async () => {} };
+});
+
+runSyncStoreContract("postgres (server)", async (clock) => {
+  const store = new PostgresEventStore(await mainPool(), { clock });
+  return { store, dispose: async () => {} };
+});
+runSyncOrderingChecks("server", async (max) => {
+  await mainPool(); // migrates the schema
+  return pool(mainSchema, max);
 });
 
 // Dispatch and cleanup act on the whole table: the reminder contract gets a
@@ -193,11 +204,11 @@ describe("migrations on a server", () => {
     // runners may share the work (one applies 0001, another 0002); what
     // matters is that each version is applied exactly once.
     const appliedBy = results.map((r) => r.applied);
-    assert.deepEqual(appliedBy.flat().sort(), [
-      "0001_events",
-      "0002_reminder_dispatch",
-      "0003_recurring_events",
-    ]);
+    assert.deepEqual(
+      appliedBy.flat().sort(),
+      ["0001_events", "0002_reminder_dispatch", "0003_recurring_events", "0004_sync"],
+      JSON.stringify(appliedBy),
+    );
 
     const [first] = runners;
     assert.ok(first);
@@ -208,9 +219,15 @@ describe("migrations on a server", () => {
       "0001_events",
       "0002_reminder_dispatch",
       "0003_recurring_events",
+      "0004_sync",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
-    assert.deepEqual(await tables(first), ["events", "schema_migrations"]);
+    assert.deepEqual(await tables(first), [
+      "event_changes",
+      "events",
+      "schema_migrations",
+      "sync_users",
+    ]);
   });
 
   it("leaves the schema as it was when a migration fails, and names the file", async () => {
@@ -584,7 +601,7 @@ describe("reminder dispatch on a server", () => {
               ${instant(sql, new Date("2026-09-01T16:00:00Z"))}, 9000000,
               ${instant(sql, new Date("2026-09-01T12:30:00Z"))}, now(), now(), now(), 1)`;
     assert.deepEqual(await runMigrations(sql, logger), {
-      applied: ["0002_reminder_dispatch", "0003_recurring_events"],
+      applied: ["0002_reminder_dispatch", "0003_recurring_events", "0004_sync"],
     });
     const store = new PostgresReminderStore(sql);
     const titles: string[] = [];

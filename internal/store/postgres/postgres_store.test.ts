@@ -17,6 +17,7 @@ import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSeriesContract } from "../testing/series_contract.js";
+import { runSyncStoreContract } from "../testing/sync_contract.js";
 import {
   connectWithRetry,
   type Database,
@@ -73,6 +74,11 @@ runEventStoreContract("postgres (embedded PGlite)", async (clock) => {
     store: new PostgresEventStore(database.sql, { clock, endIdleTransactions: false }),
     dispose: async () => {},
   };
+});
+
+runSyncStoreContract("postgres (embedded PGlite)", async (clock) => {
+  const { database } = await sharedDatabase();
+  return { store: new PostgresEventStore(database.sql, { clock }), dispose: async () => {} };
 });
 
 runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).database.sql);

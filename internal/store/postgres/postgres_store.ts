@@ -37,6 +37,13 @@ import {
   systemClock,
   type UpdateScope,
 } from "../store.js";
+import type {
+  ChangePage,
+  ListCursor,
+  SyncPositionExpired,
+  SyncStore,
+  TombstoneStore,
+} from "../sync.js";
 import {
   type CallDeadline,
   inReadTransaction,
@@ -62,6 +69,7 @@ import {
   toSeriesList,
   writeRow,
 } from "./series.js";
+import * as sync from "./sync_store.js";
 
 // First key of the two-key advisory lock space, reserved for per-user write
 // locks (the migration runner uses the one-key space, which is disjoint).
@@ -83,7 +91,7 @@ const MAX_ATTEMPTS = 4;
  * Both ports on one pool, like the memory store. The reminder side lives in
  * reminder_store.ts (PostgresReminderStore) and is delegated to.
  */
-export class PostgresEventStore implements EventStore, ReminderStore {
+export class PostgresEventStore implements EventStore, ReminderStore, SyncStore, TombstoneStore {
   readonly #sql: Sql;
   readonly #clock: Clock;
   readonly #reminders: PostgresReminderStore;
@@ -468,23 +476,64 @@ export class PostgresEventStore implements EventStore, ReminderStore {
     );
   }
 
-  listEvents(userId: string, window: TimeWindow, limit: number): Promise<CalendarEvent[]> {
+  listEvents(
+    userId: string,
+    window: TimeWindow,
+    limit: number,
+    after?: ListCursor,
+  ): Promise<CalendarEvent[]> {
     // An empty (or inverted) window shares no instant with any event; and
     // Postgres refuses to build a range whose end precedes its start.
     if (!(window.start < window.end)) return Promise.resolve([]);
     return this.#call("list events", async (deadline) => {
       // Single events and the user's series, read side by side.
       const [rows, seriesRows] = await Promise.all([
-        inReadTransaction(this.#sql, deadline, (db) => eventsInWindow(db, userId, window, limit)),
+        inReadTransaction(this.#sql, deadline, (db) =>
+          eventsInWindow(db, userId, window, limit, after),
+        ),
         inReadTransaction(this.#sql, deadline, (db) => seriesQuery(db, userId, window, [])),
       ]);
       const events = rows.map(toEvent);
       if (seriesRows.length === 0) return events;
       for (const { series: s, busy } of toSeriesList(seriesRows)) {
-        events.push(...occurrencesIn(s, busy.overridden, window));
+        events.push(
+          ...occurrencesIn(s, busy.overridden, window).filter(
+            (o) => after === undefined || byStartThenId(o, after) > 0,
+          ),
+        );
       }
       return events.sort(byStartThenId).slice(0, limit);
     });
+  }
+
+  readChanges(
+    userId: string,
+    after: number,
+    limit: number,
+    mode: "full" | "incremental",
+  ): Promise<Result<ChangePage, SyncPositionExpired>> {
+    return this.#call("read changes", async (deadline) => {
+      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
+        sync.changesAfter(db, userId, after, limit + 1, mode === "incremental"),
+      );
+      return sync.changePage(rows, after, limit, mode);
+    });
+  }
+
+  syncPosition(userId: string): Promise<number> {
+    return this.#call("read sync position", async (deadline) => {
+      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
+        sync.syncPositionQuery(db, userId),
+      );
+      return Number(rows[0]?.last_change ?? 0);
+    });
+  }
+
+  purgeTombstones(cutoff: Date, limit: number): Promise<number> {
+    // The scheduler's side: no deadline, like deleteEventsEndedBefore.
+    return unlessUnavailable("purge tombstones", () =>
+      sync.purgeTombstones(this.#sql, cutoff, limit),
+    );
   }
 
   dispatchDueReminders(
@@ -523,10 +572,19 @@ export class PostgresEventStore implements EventStore, ReminderStore {
 }
 
 /** The query behind listEvents; exported so tests can EXPLAIN exactly it. */
-export function eventsInWindow(db: Db, userId: string, window: TimeWindow, limit: number) {
+export function eventsInWindow(
+  db: Db,
+  userId: string,
+  window: TimeWindow,
+  limit: number,
+  after?: ListCursor,
+) {
+  const afterCursor = after
+    ? db`and (start_time, id) > (${instant(db, after.start)}, ${after.id}::uuid)`
+    : db``;
   return db<EventRow[]>`
     select ${eventColumns(db)} from events
-    where ${overlapping(db, userId, window)}
+    where ${overlapping(db, userId, window)} ${afterCursor}
       and recurrence is null and not cancelled
     order by start_time, id
     limit ${limit}`;
@@ -594,6 +652,9 @@ function minDate(a: Date, b: Date): Date {
   return a < b ? a : b;
 }
 
-function byStartThenId(a: CalendarEvent, b: CalendarEvent): number {
+function byStartThenId(
+  a: Pick<CalendarEvent, "start" | "id">,
+  b: Pick<CalendarEvent, "start" | "id">,
+): number {
   return a.start.getTime() - b.start.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

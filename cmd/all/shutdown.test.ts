@@ -6,11 +6,11 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { loadConfig } from "../config/config.js";
-import { probe } from "../deploy/healthcheck.js";
-import { capturingLogger } from "../log/testing/capturing_logger.js";
-import { startCalService, waitForLog } from "../testing/process.js";
-import { runAll } from "./roles.js";
+import { loadConfig } from "../../internal/config/config.js";
+import { probe } from "../../internal/deploy/healthcheck.js";
+import { capturingLogger } from "../../internal/log/testing/capturing_logger.js";
+import { startCalService, waitForLog } from "../../internal/testing/process.js";
+import { runAll } from "./all.js";
 
 function openSocket(url: string): Promise<Socket> {
   const { hostname, port } = new URL(url);

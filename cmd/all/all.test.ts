@@ -4,11 +4,11 @@
 // arrive is measured by the bench (bench/reminders.ts), not here.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadConfig } from "../config/config.js";
-import { capturingLogger } from "../log/testing/capturing_logger.js";
-import { decodeReceipt } from "../notification/receipt.js";
-import { MemoryBroker } from "../queue/memory/memory_broker.js";
-import { runAll } from "./roles.js";
+import { loadConfig } from "../../internal/config/config.js";
+import { capturingLogger } from "../../internal/log/testing/capturing_logger.js";
+import { decodeReceipt } from "../../internal/notification/receipt.js";
+import { MemoryBroker } from "../../internal/queue/memory/memory_broker.js";
+import { runAll } from "./all.js";
 
 describe("cal_service all (in-process queue)", () => {
   it("delivers a reminder once due, with its log line and receipt", async () => {
