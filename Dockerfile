@@ -52,8 +52,10 @@ FROM ${NODE_IMAGE} AS runtime
 # The heap capped to what a role needs: left alone, V8 lets the heap grow
 # with the host's memory under a high allocation rate (the api peaked at
 # 190-415 MB RSS under benchmark load with 35-45 MB live; capped, 128-131 MB
-# at the same throughput; docs/BENCHMARKS.md).
-ENV NODE_ENV=production NODE_OPTIONS=--max-old-space-size=160
+# at the same throughput; docs/BENCHMARKS.md). Logs stay JSON lines even
+# under `docker run -t`: whatever reads a container's logs reads JSON.
+ENV NODE_ENV=production NODE_OPTIONS=--max-old-space-size=160 \
+    LOG_FORMAT=json
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
@@ -61,6 +63,8 @@ COPY package.json ./
 # The embedded database (DATA_DIR=./data, used only when DATABASE_URL is
 # unset) must be writable by the user the service runs as.
 RUN mkdir data && chown node:node data
+# calctl, the command-line client, on PATH: `docker compose exec api calctl today`.
+RUN chmod +x dist/cmd/calctl.js && ln -s /app/dist/cmd/calctl.js /usr/local/bin/calctl
 # The official image's unprivileged user (uid 1000).
 USER node
 # api; scheduler's /metrics and /healthz; sender's /metrics and /healthz.

@@ -1,15 +1,22 @@
 // What every part of the benchmark shares: a fresh database per run, the api
 // as a child process, a closed-loop load generator and an RSS sampler.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import postgres, { type Sql } from "postgres";
 import { silentLogger } from "../internal/log/logger.js";
 import { runMigrations } from "../internal/store/postgres/migrate.js";
+import { createScratchDatabase } from "../internal/testing/database.js";
+import {
+  exitOf,
+  freePort,
+  killOnExit,
+  signalChild,
+  stopChild,
+} from "../internal/testing/process.js";
+import { untilFound } from "../internal/testing/wait.js";
 import { type CellResult, summarize } from "./stats.js";
 
 export const runId = randomBytes(4).toString("hex");
@@ -30,15 +37,11 @@ export interface BenchDatabase {
 /** Creates cal_bench_<run>_<suffix>, migrates it, and drops it (with force) on drop(). */
 export async function createDatabase(baseUrl: string, suffix: string): Promise<BenchDatabase> {
   const name = `cal_bench_${runId}_${suffix}`;
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
-  await admin`create database ${admin(name)}`;
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const sql = postgres(url.toString(), { max: 10, onnotice: () => {} });
+  const database = await createScratchDatabase(baseUrl, name);
+  const sql = postgres(database.url, { max: 10, onnotice: () => {} });
   const drop = async () => {
     await sql.end({ timeout: 2 }).catch(() => {});
-    await admin`drop database if exists ${admin(name)} with (force)`;
-    await admin.end({ timeout: 2 });
+    await database.drop();
   };
   try {
     await runMigrations(sql, silentLogger());
@@ -46,16 +49,11 @@ export async function createDatabase(baseUrl: string, suffix: string): Promise<B
     await drop();
     throw error;
   }
-  return { url: url.toString(), name, sql, drop };
+  return { url: database.url, name, sql, drop };
 }
 
 // ---------------------------------------------------------------------------
 // Child processes
-
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of live) child.kill("SIGKILL");
-});
 
 export interface ApiProcess {
   url: string;
@@ -84,14 +82,6 @@ export function buildOnce(): void {
     execFileSync(process.execPath, [TSC, "-p", project], { cwd: ROOT, stdio: "inherit" });
   }
   built = true;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**
@@ -151,39 +141,32 @@ async function startBuilt(
     },
     stdio: ["ignore", "ignore", process.env.BENCH_API_LOG === "1" ? "inherit" : "ignore"],
   });
-  live.add(child);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.once("exit", (code) => {
-      exitCode = code;
-      resolve();
-    }),
-  );
-  exited.then(() => live.delete(child));
-  const startedAt = Date.now();
-  for (;;) {
-    if (exitCode !== undefined) {
-      throw new Error(`${name} exited with ${exitCode} before ready (rerun with BENCH_API_LOG=1)`);
-    }
-    const ready = await fetch(`${url}/readyz`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() - startedAt > 60_000) {
-      child.kill("SIGKILL");
-      throw new Error(`${name} not ready after 60 s (rerun with BENCH_API_LOG=1)`);
-    }
-    await sleep(100);
-  }
+  killOnExit(child);
+  const exited = exitOf(child);
+  await untilFound(
+    () =>
+      fetch(`${url}/readyz`).then(
+        (response) => (response.ok ? true : undefined),
+        () => undefined,
+      ),
+    `${name} to answer ${url}/readyz (rerun with BENCH_API_LOG=1)`,
+    60_000,
+    {
+      intervalMs: 100,
+      gaveUp: () =>
+        child.exitCode !== null || child.signalCode !== null
+          ? `${name} exited with ${child.exitCode ?? child.signalCode} before ready (rerun with BENCH_API_LOG=1)`
+          : undefined,
+    },
+  ).catch((error: unknown) => {
+    signalChild(child, "SIGKILL");
+    throw error;
+  });
   return {
     url,
     pid: child.pid as number,
     async stop() {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      await exited;
-      clearTimeout(timer);
+      await stopChild(child, exited, 20_000);
     },
   };
 }

@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cal_service: invalid configuration: ${unmet}\n`);
     return 2;
   }
-  const logger = createLogger(config.value.logLevel).child({ role });
+  const logger = createLogger(config.value.logLevel, config.value.logFormat).child({ role });
 
   const start = await loadRole();
   const stop = await start(config.value, logger);

@@ -9,7 +9,7 @@ port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{
 data_dir=$(mktemp -d)
 log=$(mktemp)
 # Its own process group, so that stopping it stops npm, tsx and node alike.
-API_PORT=$port API_HOST=127.0.0.1 DATA_DIR=$data_dir setsid npm start >"$log" 2>&1 &
+API_PORT=$port API_HOST=127.0.0.1 SCHEDULER_PORT=0 SENDER_PORT=0 DATA_DIR=$data_dir setsid npm start >"$log" 2>&1 &
 server=$!
 cleanup() {
   kill -TERM -- "-$server" 2>/dev/null || true

@@ -1,7 +1,7 @@
 // The compose stack without Docker: builds, then runs `migrate` and the
 // `api`, `scheduler` and `sender` roles as separate OS processes from the
 // built executable, with the environment compose.yaml gives each service,
-// and runs the stack-level suite (tests/integration/api.integration.test.ts)
+// and runs the stack-level suite (`npm run test:stack`: tests/integration/stack/)
 // against them.
 //
 //   DATABASE_URL=postgres://root@127.0.0.1:5432/test \
@@ -38,17 +38,32 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import postgres from "postgres";
 import { parse } from "yaml";
 import { settings } from "../internal/config/settings.js";
+import {
+  createScratchDatabase,
+  databaseUrl as databaseUrlFor,
+  type ScratchDatabase,
+} from "../internal/testing/database.js";
+import {
+  type Exit,
+  exitOf,
+  freePort,
+  killOnExit,
+  killTracked,
+  OutputLog,
+  signalChild,
+  stopChild,
+} from "../internal/testing/process.js";
+import { untilFound } from "../internal/testing/wait.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EXECUTABLE = join(ROOT, "dist", "cmd", "cal_service.js");
-const SUITE = "tests/integration/api.integration.test.ts";
+/** The stack-level suite, as compose's `tests` service runs it (package.json lists its files). */
+const SUITE = ["npm", "run", "test:stack"] as const;
 const ROLES = ["api", "scheduler", "sender"] as const;
 type Role = (typeof ROLES)[number];
 
@@ -185,19 +200,6 @@ interface Rewrite {
   why: string;
 }
 
-async function freePort(host: string): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function redact(url: string): string {
   try {
     const parsed = new URL(url);
@@ -290,9 +292,9 @@ async function plan(
 
 class RoleProcess {
   readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #output = "";
-  #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  readonly exited: Promise<Exit>;
+  readonly #output = new OutputLog();
+  #exit: Exit | undefined;
 
   constructor(
     readonly name: string,
@@ -304,21 +306,14 @@ class RoleProcess {
       stdio: ["ignore", "pipe", "pipe"],
       detached: true, // a process group of its own: signals reach it only from us
     });
-    const collect = (chunk: string) => {
-      this.#output += chunk;
-    };
+    killOnExit(this.child, { group: true });
+    const collect = (chunk: string) => this.#output.add(chunk);
     this.child.stdout?.setEncoding("utf8").on("data", collect);
     this.child.stderr?.setEncoding("utf8").on("data", collect);
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
-        this.#exit = { code, signal };
-        resolve(this.#exit);
-      });
-      this.child.on("error", (error) => {
-        this.#output += `spawn failed: ${error.message}\n`;
-        this.#exit = { code: null, signal: null };
-        resolve(this.#exit);
-      });
+    this.child.on("error", (error) => collect(`spawn failed: ${error.message}\n`));
+    this.exited = exitOf(this.child).then((exit) => {
+      this.#exit = exit;
+      return exit;
     });
   }
 
@@ -331,34 +326,17 @@ class RoleProcess {
   }
 
   signal(signal: NodeJS.Signals): void {
-    if (this.child.pid === undefined || !this.alive()) return;
-    try {
-      process.kill(-this.child.pid, signal);
-    } catch {
-      // gone already
-    }
+    if (this.alive()) signalChild(this.child, signal, true);
   }
 
   /** SIGTERM; SIGKILL after `graceMs`. */
   async stop(graceMs: number) {
     if (!this.alive()) return { ...(this.#exit ?? { code: null, signal: null }), timedOut: false };
-    this.signal("SIGTERM");
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.signal("SIGKILL");
-    }, graceMs);
-    const result = await this.exited;
-    clearTimeout(timer);
-    return { ...result, timedOut };
+    return await stopChild(this.child, this.exited, graceMs, true);
   }
 
   log(lines = LOG_LINES_SHOWN): string {
-    const all = this.#output.split("\n");
-    if (all.at(-1) === "") all.pop();
-    const shown = all.slice(-lines);
-    const skipped = all.length - shown.length;
-    return `${skipped > 0 ? `(${skipped} earlier lines not shown)\n` : ""}${shown.join("\n")}`;
+    return this.#output.tail(lines);
   }
 }
 
@@ -366,7 +344,7 @@ const processes: RoleProcess[] = [];
 /** Process groups of the helper commands running now (build, suite). */
 const helpers = new Set<number>();
 function killAll(): void {
-  for (const p of processes) p.signal("SIGKILL");
+  killTracked("SIGKILL");
   for (const pid of helpers) {
     try {
       process.kill(-pid, "SIGKILL");
@@ -375,7 +353,7 @@ function killAll(): void {
     }
   }
 }
-process.on("exit", killAll);
+process.on("exit", killAll); // the roles are killed on exit by killOnExit too
 
 /**
  * Runs a command to completion with our stdout/stderr; resolves with its exit
@@ -399,22 +377,28 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<n
 
 /** Polls GET url until it answers 200; fails early when the process exits. */
 async function waitHealthy(p: RoleProcess, url: string): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
   let last = "no answer yet";
-  for (;;) {
-    if (!p.alive())
-      throw new Error(`${p.name} exited (${JSON.stringify(p.exit())}) before ${url} answered 200`);
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      last = `${response.status} ${await response.text()}`;
-      if (response.status === 200) return;
-    } catch (error) {
-      last = String((error as Error).cause ?? error);
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${url} did not answer 200 within ${START_TIMEOUT_MS} ms (last: ${last})`);
-    await sleep(200);
-  }
+  await untilFound(
+    async () => {
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        last = `${response.status} ${await response.text()}`;
+        return response.status === 200 ? true : undefined;
+      } catch (error) {
+        last = String((error as Error).cause ?? error);
+        return undefined;
+      }
+    },
+    () => `${url} to answer 200 (last: ${last})`,
+    START_TIMEOUT_MS,
+    {
+      intervalMs: 200,
+      gaveUp: () =>
+        p.alive()
+          ? undefined
+          : `${p.name} exited (${JSON.stringify(p.exit())}) before ${url} answered 200`,
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -435,11 +419,7 @@ async function main(): Promise<number> {
   const image = imageEnv(services);
   const runId = randomBytes(4).toString("hex");
   const databaseName = `cal_it_${runId}`;
-  const databaseUrl = (() => {
-    const url = new URL(baseUrl);
-    url.pathname = `/${databaseName}`;
-    return url.toString();
-  })();
+  const databaseUrl = databaseUrlFor(baseUrl, databaseName);
   const { env, rewrites, ports } = await plan(services, ["migrate", ...ROLES, "tests"], {
     databaseUrl,
     amqpUrl,
@@ -469,10 +449,8 @@ async function main(): Promise<number> {
   };
   const roleEnv = (name: string) => ({ ...base, ...image, ...env[name] });
 
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
-  let databaseCreated = false;
   /** The CREATE DATABASE once sent: a signal during it must wait for it, then drop. */
-  let creating: PromiseLike<unknown> | undefined;
+  let creating: Promise<ScratchDatabase> | undefined;
   let failed = false;
   let suiteCode = 1;
 
@@ -489,8 +467,8 @@ async function main(): Promise<number> {
     const drop =
       creating === undefined
         ? Promise.resolve()
-        : Promise.resolve(creating)
-            .then(() => admin`drop database if exists ${admin(databaseName)} with (force)`)
+        : creating
+            .then((database) => database.drop())
             .then(() => say(`dropped ${databaseName}`))
             .catch(() => say(`could not drop ${databaseName}`));
     void Promise.race([drop, sleep(5000)]).finally(() =>
@@ -508,9 +486,8 @@ async function main(): Promise<number> {
     }
 
     await phase(`create database ${databaseName}`, async () => {
-      creating = admin`create database ${admin(databaseName)}`;
+      creating = createScratchDatabase(baseUrl, databaseName);
       await creating;
-      databaseCreated = true;
     });
 
     await phase("migrate", async () => {
@@ -541,8 +518,8 @@ async function main(): Promise<number> {
       for (const p of roles) say(`  ${p.name} pid ${p.child.pid} on port ${ports[p.name as Role]}`);
     });
 
-    suiteCode = await phase(`suite ${SUITE}`, () =>
-      run(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", SUITE], {
+    suiteCode = await phase(`suite (${SUITE.join(" ")})`, () =>
+      run(SUITE[0], SUITE.slice(1), {
         ...base,
         ...env.tests,
         AMQP_STATUS_EXCHANGE: suiteExchange,
@@ -580,14 +557,14 @@ async function main(): Promise<number> {
       }
       process.stdout.write("----- end of role output -----\n\n");
     }
-    if (databaseCreated) {
-      await phase(`drop database ${databaseName}`, async () => {
-        await admin`drop database if exists ${admin(databaseName)} with (force)`;
-      }).catch((error: unknown) => {
-        say(`could not drop ${databaseName}: ${(error as Error).message}`);
-      });
+    const database = await creating?.catch(() => undefined);
+    if (database) {
+      await phase(`drop database ${databaseName}`, () => database.drop()).catch(
+        (error: unknown) => {
+          say(`could not drop ${databaseName}: ${(error as Error).message}`);
+        },
+      );
     }
-    await admin.end({ timeout: 5 });
   }
 
   say(`timings: ${timings.map(([name, ms]) => `${name} ${(ms / 1000).toFixed(1)}s`).join(", ")}`);

@@ -31,6 +31,10 @@ import { MAX_REQUEST_BYTES } from "./limits.js";
  * RESOURCE_EXHAUSTED).
  */
 export function refuseUndecodableBinary(handler: UniversalHandler): UniversalHandler {
+  // A stream of requests (server reflection) is a conversation: reading it
+  // to the end before answering would stall the client waiting for replies.
+  const kind = handler.method.methodKind;
+  if (kind === "client_streaming" || kind === "bidi_streaming") return handler;
   const schema = handler.method.input;
   const checked = async (req: UniversalServerRequest) => {
     const framing = bodyFraming(req.header.get("content-type"));

@@ -16,6 +16,8 @@ import client from "prom-client";
 import { CalendarService } from "../../gen/calendar/v1/calendar_pb.js";
 import { CalendarSyncService } from "../../gen/calendar/v1/sync_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { type ChangeFeed, LocalChangeFeed } from "../changes/feed.js";
 import { publishingStore } from "../changes/publishing_store.js";
 import type { Logger } from "../log/logger.js";
@@ -29,6 +31,7 @@ import { requireUserId } from "./interceptors/require_user_id.js";
 import { MAX_REQUEST_BYTES } from "./limits.js";
 import { codeName, createRpcMetrics } from "./metrics.js";
 import { createOnePortServer } from "./one_port.js";
+import { reflectionServices } from "./reflection.js";
 import { refuseUndecodableBinary } from "./refuse_undecodable.js";
 import { calendarSyncService } from "./sync_service.js";
 import { createWatchMetrics, DEFAULT_WATCH_SETTINGS, type WatchSettings } from "./watch.js";
@@ -169,6 +172,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
           }),
         );
         router.service(Health, healthService(readiness));
+        // Describes every service on the router, itself included.
+        const reflection = reflectionServices(() => router.handlers.map((h) => h.service));
+        router.service(ReflectionV1, reflection.v1);
+        router.service(ReflectionV1alpha, reflection.v1alpha);
         extraRoutes?.(router);
         // Connect answers an undecodable body with INTERNAL on purpose
         // (gRPC's rule that a library never raises INVALID_ARGUMENT; see

@@ -20,6 +20,7 @@ describe("configuration", () => {
     assert.deepEqual(config.value, {
       api: { host: "0.0.0.0", port: 8080, shutdownTimeoutMs: 10_000, watchHeartbeatMs: 15_000 },
       logLevel: "info",
+      logFormat: "auto",
       storage: {
         kind: "postgres",
         databaseUrl: undefined,

@@ -5,12 +5,14 @@
 // configures import their settings' types from here, never the reverse.
 import { err, ok, type Result } from "../domain/result.js";
 import { ConfigError, type Env, rawValue } from "./env.js";
-import { type LOG_LEVELS, type SettingName, settings } from "./settings.js";
+import { type LOG_FORMATS, type LOG_LEVELS, type SettingName, settings } from "./settings.js";
 
 export { ConfigError, type Env, redactUrl } from "./env.js";
 export { settingList, settings } from "./settings.js";
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** How log lines look; "auto" is pretty on a terminal, JSON otherwise. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Config {
   api: {
@@ -22,6 +24,7 @@ export interface Config {
     watchHeartbeatMs: number;
   };
   logLevel: LogLevel;
+  logFormat: LogFormat;
   storage: StorageConfig;
   queue: QueueConfig;
   scheduler: SchedulerConfig;
@@ -118,6 +121,7 @@ export function loadConfig(env: Env): Result<Config, ConfigError> {
         watchHeartbeatMs: read(env, "WATCH_HEARTBEAT"),
       },
       logLevel: read(env, "LOG_LEVEL"),
+      logFormat: read(env, "LOG_FORMAT"),
       storage,
       queue: {
         amqpUrl: read(env, "AMQP_URL"),

@@ -29,6 +29,7 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 
 export const settings = {
   API_HOST: {
@@ -58,6 +59,11 @@ export const settings = {
     default: "info",
     parser: oneOf(LOG_LEVELS),
     doc: "Least severe level logged.",
+  },
+  LOG_FORMAT: {
+    default: "auto",
+    parser: oneOf(LOG_FORMATS),
+    doc: "`json` (one JSON object per line), `pretty` (readable lines) or `auto`: pretty when stderr is a terminal, JSON otherwise.",
   },
   STORAGE: {
     default: "postgres",

@@ -1,19 +1,54 @@
-// Structured JSON logs on stderr (stdout stays free for command output).
-import pino, { type Logger } from "pino";
-import type { LogLevel } from "../config/config.js";
+// Logs on stderr (stdout stays free for command output): JSON lines for
+// machines, or pino-pretty's readable lines for a person at a terminal.
+import { createRequire } from "node:module";
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from "pino";
+import type { LogFormat, LogLevel } from "../config/config.js";
 
 export type { Logger };
 
-export function createLogger(level: LogLevel, name = "cal_service"): Logger {
-  return pino(
-    {
-      name,
-      level,
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    pino.destination({ dest: 2, sync: true }),
-  );
+/**
+ * "auto" is pretty when stderr is a terminal, JSON otherwise: containers, CI
+ * and log shippers read from a pipe or a file, so they keep JSON lines.
+ */
+export function resolveLogFormat(
+  format: LogFormat,
+  stderrIsTerminal: boolean,
+): Exclude<LogFormat, "auto"> {
+  if (format !== "auto") return format;
+  return stderrIsTerminal ? "pretty" : "json";
+}
+
+export function createLogger(
+  level: LogLevel,
+  format: LogFormat = "json",
+  name = "cal_service",
+): Logger {
+  const options: LoggerOptions = {
+    name,
+    level,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  const pretty = resolveLogFormat(format, process.stderr.isTTY === true) === "pretty";
+  return pino(options, pretty ? prettyStderr() : pino.destination({ dest: 2, sync: true }));
+}
+
+/** Colour only on a terminal, and never when NO_COLOR is set (no-color.org). */
+export function prettyStderr(
+  colorize = process.stderr.isTTY === true && !process.env.NO_COLOR,
+): DestinationStream {
+  // Loaded only when asked for, so that JSON-logging processes (every
+  // container) never pay for it.
+  const build: typeof import("pino-pretty").build = createRequire(import.meta.url)("pino-pretty");
+  return build({
+    destination: 2,
+    sync: true,
+    colorize,
+    translateTime: "SYS:HH:MM:ss.l",
+    // The role leads the message: "api: listening" reads better than a field.
+    messageFormat: "{if role}{role}: {end}{msg}",
+    ignore: "pid,hostname,name,role",
+  });
 }
 
 /** A logger that drops everything, for tests that do not look at logs. */

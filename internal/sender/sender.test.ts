@@ -8,6 +8,7 @@ import { decodeReceipt } from "../notification/receipt.js";
 import { createReminderMetrics } from "../observability/metrics.js";
 import { MemoryBroker } from "../queue/memory/memory_broker.js";
 import type { OutgoingMessage, Publisher } from "../queue/queue.js";
+import { until as waitUntil } from "../testing/wait.js";
 import { runSender, type SenderOptions } from "./sender.js";
 
 const reminder: Notification = {
@@ -23,13 +24,9 @@ function message(body: Buffer, overrides: Partial<OutgoingMessage> = {}): Outgoi
   return { messageId: "m-1", contentType: JSON_CONTENT_TYPE, body, ...overrides };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** The shared poll, with this file's default wait (all in memory: short). */
+const until = (condition: () => boolean, what: string, timeoutMs = 2000) =>
+  waitUntil(condition, what, timeoutMs, 5);
 
 async function setup(overrides: Partial<SenderOptions> = {}) {
   const broker = new MemoryBroker();

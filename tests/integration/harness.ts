@@ -25,6 +25,22 @@ import postgres, { type Sql } from "postgres";
 import { CalendarService, EventSchema } from "../../gen/calendar/v1/calendar_pb.js";
 import type { TopologyNames } from "../../internal/config/config.js";
 import { decodeReceipt } from "../../internal/notification/receipt.js";
+import {
+  createScratchDatabase,
+  databaseUrl as databaseUrlFor,
+  type ScratchDatabase,
+} from "../../internal/testing/database.js";
+import {
+  type Exit,
+  exitOf,
+  killOnExit,
+  killTracked,
+  type LogLine,
+  OutputLog,
+  signalChild,
+  stopChild,
+} from "../../internal/testing/process.js";
+import { untilFound } from "../../internal/testing/wait.js";
 
 const ENTRY = fileURLToPath(new URL("../../cmd/cal_service.ts", import.meta.url));
 const execFileAsync = promisify(execFile);
@@ -48,53 +64,28 @@ export function requiredEnv(): { databaseUrl: string; amqpUrl: string } {
 }
 
 // ---------------------------------------------------------------------------
-// Waiting
+// Waiting (shared with every other harness; re-exported for the tests that import it from here)
 
-export async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string | (() => string),
-  timeoutMs: number,
-  intervalMs = 25,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`,
-      );
-    }
-    await sleep(intervalMs);
-  }
-}
-
-/** Sleeps until the wall clock reaches `at` (ms since the epoch). */
-export async function sleepUntil(at: number): Promise<void> {
-  const wait = at - Date.now();
-  if (wait > 0) await sleep(wait);
-}
+export { sleepUntil, until } from "../../internal/testing/wait.js";
 
 // ---------------------------------------------------------------------------
 // Processes
 
-/** Every process any harness started: killed on exit, whatever happened. */
-const live = new Set<ServiceProcess>();
-process.on("exit", () => {
-  for (const p of live) p.killGroup("SIGKILL");
-});
 // The children lead process groups of their own, so a Ctrl-C or a runner's
-// SIGTERM does not reach them: pass it on before dying of it.
+// SIGTERM does not reach them: pass it on before dying of it. (A normal exit
+// kills them through killOnExit.)
 for (const [signal, code] of [
   ["SIGINT", 130],
   ["SIGTERM", 143],
 ] as const) {
   process.once(signal, () => {
-    for (const p of live) p.killGroup("SIGKILL");
+    killTracked("SIGKILL");
     process.exit(code);
   });
 }
 
 export type Role = "api" | "scheduler" | "sender" | "migrate";
-export type LogLine = Record<string, unknown>;
+export type { LogLine };
 
 /**
  * One `cal_service <role>` process, spawned from source with tsx like a user
@@ -103,11 +94,9 @@ export type LogLine = Record<string, unknown>;
  */
 export class ServiceProcess {
   readonly child: ChildProcess;
-  readonly logs: LogLine[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #stderr = "";
-  #partial = "";
-  #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  readonly exited: Promise<Exit>;
+  readonly #output = new OutputLog();
+  #exit: Exit | undefined;
 
   constructor(
     readonly role: Role,
@@ -119,32 +108,18 @@ export class ServiceProcess {
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
-    live.add(this);
+    killOnExit(this.child, { group: true });
     this.child.stdout?.resume();
-    this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-      this.#stderr += chunk;
-      // A line can span chunks: parse only complete ones.
-      const lines = (this.#partial + chunk).split("\n");
-      this.#partial = lines.pop() ?? "";
-      for (const line of lines) this.#parse(line);
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
-        this.#exit = { code, signal };
-        live.delete(this);
-        resolve({ code, signal });
-      });
+    this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => this.#output.add(chunk));
+    this.exited = exitOf(this.child).then((exit) => {
+      this.#exit = exit;
+      return exit;
     });
   }
 
-  #parse(line: string) {
-    if (line.trim() === "") return;
-    try {
-      const parsed: unknown = JSON.parse(line);
-      if (parsed !== null && typeof parsed === "object") this.logs.push(parsed as LogLine);
-    } catch {
-      // plain text (config errors, stack traces) stays in stderr only
-    }
+  /** Every stderr line so far that was JSON. */
+  get logs(): LogLine[] {
+    return this.#output.lines;
   }
 
   get pid(): number | undefined {
@@ -156,24 +131,16 @@ export class ServiceProcess {
   }
 
   stderr(): string {
-    return this.#stderr;
+    return this.#output.text();
   }
 
   /** The last `lines` lines of stderr, for failure reports. */
   tail(lines = 60): string {
-    const all = this.#stderr.split("\n");
-    const shown = all.slice(-lines);
-    const skipped = all.length - shown.length;
-    return `${skipped > 0 ? `(... ${skipped} earlier lines)\n` : ""}${shown.join("\n")}`;
+    return this.#output.tail(lines);
   }
 
   killGroup(signal: NodeJS.Signals): void {
-    if (this.child.pid === undefined || !this.alive()) return;
-    try {
-      process.kill(-this.child.pid, signal);
-    } catch {
-      // already gone
-    }
+    if (this.alive()) signalChild(this.child, signal, true);
   }
 
   /** kill -9: no shutdown handler runs. Resolves once the process is gone. */
@@ -183,15 +150,10 @@ export class ServiceProcess {
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. Resolves with how it ended. */
-  async stop(graceMs = 5000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stop(graceMs = 5000): Promise<Exit> {
     if (!this.alive()) return this.#exit ?? (await this.exited);
-    this.killGroup("SIGTERM");
-    const timer = setTimeout(() => this.killGroup("SIGKILL"), graceMs);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
+    const { code, signal } = await stopChild(this.child, this.exited, graceMs, true);
+    return { code, signal };
   }
 
   /** The first log line that matches; fails early if the process exits. */
@@ -200,21 +162,20 @@ export class ServiceProcess {
     what: string,
     timeoutMs = 30_000,
   ): Promise<LogLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.logs.find(matches);
-      if (found) return found;
-      if (!this.alive()) {
-        throw new Error(
-          `${this.label} exited (${JSON.stringify(this.#exit)}) before logging ${what}; stderr:\n${this.tail()}`,
-        );
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${this.label} did not log ${what} within ${timeoutMs} ms; stderr:\n${this.tail()}`,
-        );
-      }
-      await sleep(25);
+    try {
+      return await untilFound(
+        () => this.logs.find(matches),
+        `${this.label} to log ${what}`,
+        timeoutMs,
+        {
+          gaveUp: () =>
+            this.alive()
+              ? undefined
+              : `${this.label} exited (${JSON.stringify(this.#exit)}) before logging ${what}`,
+        },
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; stderr:\n${this.tail()}`);
     }
   }
 
@@ -426,9 +387,7 @@ export async function startHarness(): Promise<Harness> {
     deadLetterQueue: `${prefix}.notifications.dead`,
     statusExchange: `${prefix}.status`,
   };
-  const url = new URL(baseUrl);
-  url.pathname = `/${databaseName}`;
-  const databaseUrl = url.toString();
+  const databaseUrl = databaseUrlFor(baseUrl, databaseName);
 
   const env: Record<string, string> = {
     LOG_LEVEL: "info",
@@ -471,10 +430,9 @@ export async function startHarness(): Promise<Harness> {
   };
 
   // Everything below is undone by cleanup(), whichever step fails.
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
+  let database: ScratchDatabase | undefined;
   let sql: Sql | undefined;
   let receipts: ReceiptCollector | undefined;
-  let databaseCreated = false;
   const cleanup = async () => {
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<unknown>) => {
@@ -488,10 +446,7 @@ export async function startHarness(): Promise<Harness> {
     if (receipts) await attempt(() => (receipts as ReceiptCollector).close());
     if (sql) await attempt(() => (sql as Sql).end({ timeout: 2 }));
     await attempt(() => deleteTopology(amqpUrl, names, receipts?.queue ?? `${prefix}.receipts`));
-    if (databaseCreated) {
-      await attempt(() => admin`drop database if exists ${admin(databaseName)} with (force)`);
-    }
-    await attempt(() => admin.end({ timeout: 2 }));
+    if (database) await attempt(() => (database as ScratchDatabase).drop());
     if (errors.length > 0) {
       throw new AggregateError(
         errors,
@@ -509,8 +464,7 @@ export async function startHarness(): Promise<Harness> {
       .join("\n");
 
   try {
-    await admin`create database ${admin(databaseName)}`;
-    databaseCreated = true;
+    database = await createScratchDatabase(baseUrl, databaseName);
     sql = postgres(databaseUrl, { max: 4, onnotice: () => {} });
 
     // Receipts first, so that none published by the processes is missed.

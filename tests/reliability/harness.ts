@@ -10,8 +10,13 @@ import http from "node:http";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import postgres from "postgres";
-import { type Started, startCalService, waitForLog } from "../../internal/testing/process.js";
+import { createScratchDatabase } from "../../internal/testing/database.js";
+import {
+  type Started,
+  startCalService,
+  stopChild,
+  waitForLog,
+} from "../../internal/testing/process.js";
 
 /**
  * Asserts, and tallies, that the api logged nothing at error level (nor an
@@ -73,18 +78,14 @@ export async function startService(): Promise<ServiceUnderTest> {
   const serverUrl = process.env.DATABASE_URL;
   if (serverUrl) {
     // A fresh database on the given server, dropped afterwards.
-    const name = `cal_fuzz_${randomBytes(6).toString("hex")}`;
-    const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${name}`);
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
-    env.DATABASE_URL = url.toString();
+    const database = await createScratchDatabase(
+      serverUrl,
+      `cal_fuzz_${randomBytes(6).toString("hex")}`,
+    );
+    env.DATABASE_URL = database.url;
     env.DB_MIGRATE = "true";
-    storage = `PostgreSQL database ${name}`;
-    cleanups.push(async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end({ timeout: 5 });
-    });
+    storage = `PostgreSQL database ${database.name}`;
+    cleanups.push(database.drop);
   } else {
     const dir = await mkdtemp(path.join(tmpdir(), "cal-fuzz-"));
     env.DATA_DIR = path.join(dir, "data");
@@ -94,12 +95,7 @@ export async function startService(): Promise<ServiceUnderTest> {
 
   const started = startCalService(["api"], env);
   const stop = async () => {
-    if (started.child.exitCode === null && started.child.signalCode === null) {
-      started.child.kill("SIGTERM");
-      const killer = setTimeout(() => started.child.kill("SIGKILL"), 10_000);
-      await started.exited;
-      clearTimeout(killer);
-    }
+    await stopChild(started.child, started.exited, 10_000);
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
   try {

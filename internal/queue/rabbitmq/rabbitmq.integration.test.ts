@@ -16,6 +16,7 @@ import { notificationMessage } from "../../notification/message.js";
 import { idOf, type Notification } from "../../notification/notification.js";
 import { decodeReceipt } from "../../notification/receipt.js";
 import { runSender } from "../../sender/sender.js";
+import { until as waitUntil } from "../../testing/wait.js";
 import { type Delivery, PublishError } from "../queue.js";
 import { RabbitBroker, type RabbitBrokerOptions } from "./broker.js";
 import { DELIVERY_LIMIT, NOTIFICATION_ROUTING_KEY } from "./topology.js";
@@ -77,18 +78,9 @@ async function withAdmin<T>(use: (channel: Channel) => Promise<T>): Promise<T> {
   }
 }
 
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** The shared poll, with this file's default wait. */
+const until = (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) =>
+  waitUntil(condition, what, timeoutMs, 50);
 
 const messageCount = (queue: string) =>
   withAdmin(async (ch) => (await ch.checkQueue(queue)).messageCount);

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
+import { until as waitUntil } from "../../testing/wait.js";
 import {
   type Broker,
   type Delivery,
@@ -26,13 +27,9 @@ const message = (id: string): OutgoingMessage => ({
   body: Buffer.from(JSON.stringify({ id })),
 });
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** The shared poll, with this suite's default wait. */
+const until = (condition: () => boolean, what: string, timeoutMs = 10_000) =>
+  waitUntil(condition, what, timeoutMs, 5);
 
 /**
  * Consumes with `decide` choosing each delivery's disposition, recording
