@@ -25,8 +25,8 @@ export type WithContext = <Options>(
 /** A verb module: adds its command (arguments, flags, help) to the program. */
 export type Verb = (program: Command, withContext: WithContext) => void;
 
-// Verbs whose RPCs exist. import, feed and free (and add --repeat, edit
-// --this-and-following) join here when their server side lands.
+// Verbs whose RPCs exist. import, feed and free join here when their
+// server side lands.
 const VERBS: Verb[] = [addVerb, listVerbs, showVerb, editVerb, rmVerb, watchVerb];
 
 export function buildProgram(env: NodeJS.ProcessEnv, output: Output, version: string): Command {
