@@ -27,6 +27,7 @@ export function publishingStore(
     },
     getEvent: (userId, id) => store.getEvent(userId, id),
     listEvents: (userId, window, limit, after) => store.listEvents(userId, window, limit, after),
+    listFeedRows: (userId, window, limit) => store.listFeedRows(userId, window, limit),
     readChanges: (userId, after, limit, mode) => store.readChanges(userId, after, limit, mode),
     syncPosition: (userId) => store.syncPosition(userId),
     ping: () => store.ping(),

@@ -39,9 +39,9 @@ describe("subscription feed", () => {
   before(async () => {
     // A store whose listing can be made to fail, for the error path.
     class FailingListing extends MemoryEventStore {
-      override listEvents(...args: Parameters<EventStore["listEvents"]>) {
+      override listFeedRows(...args: Parameters<EventStore["listFeedRows"]>) {
         if (failingListing) return Promise.reject(new Error("listing exploded"));
-        return super.listEvents(...args);
+        return super.listFeedRows(...args);
       }
     }
     const store = new FailingListing({ clock: clock.read });
@@ -257,6 +257,77 @@ describe("subscription feed", () => {
     for (const response of [gone, never, malformed]) assert.equal(response.status, 404);
     const bodies = await Promise.all([gone, never, malformed].map((r) => r.text()));
     assert.equal(new Set(bodies).size, 1);
+  });
+
+  it("writes a series as one VEVENT in its zone, a moved occurrence as an override, a cancelled one as EXDATE", async () => {
+    const user = `user-${randomUUID()}`;
+    const client = clientAs(user);
+    // Mondays 09:00 Berlin (07:00Z in summer), four times.
+    const { event: series } = await client.createEvent({
+      event: {
+        title: "Weekly sync",
+        startTime: seconds("2026-06-01T07:00:00Z"),
+        duration: { seconds: 3600n },
+        recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"],
+        timeZone: "Europe/Berlin",
+      },
+    });
+    assert.ok(series);
+    await client.updateEvent({
+      event: {
+        id: `${series.id}_20260608T070000Z`,
+        title: "Weekly sync (Tuesday)",
+        startTime: seconds("2026-06-09T08:00:00Z"),
+        duration: { seconds: 1800n },
+      },
+    });
+    await client.deleteEvent({ id: `${series.id}_20260615T070000Z` });
+
+    const calendar = parse(await (await fetchFeed(await feedUrlOf(user))).text());
+    const zones = calendar.getAllSubcomponents("vtimezone");
+    assert.deepEqual(
+      zones.map((zone) => zone.getFirstPropertyValue("tzid")),
+      ["Europe/Berlin"],
+    );
+    const vevents = calendar.getAllSubcomponents("vevent");
+    assert.equal(vevents.length, 2);
+    const uid = feedUid(user, series.id);
+    assert.ok(vevents.every((v) => v.getFirstPropertyValue("uid") === uid));
+    const [master, override] = [
+      vevents.find((v) => !v.hasProperty("recurrence-id")),
+      vevents.find((v) => v.hasProperty("recurrence-id")),
+    ];
+    assert.ok(master && override);
+    const local = (v: ICAL.Component, name: string) => {
+      const property = v.getFirstProperty(name);
+      assert.ok(property, `no ${name}`);
+      return [property.getParameter("tzid"), (property.getFirstValue() as ICAL.Time).toString()];
+    };
+    assert.deepEqual(local(master, "dtstart"), ["Europe/Berlin", "2026-06-01T09:00:00"]);
+    assert.deepEqual(local(master, "dtend"), ["Europe/Berlin", "2026-06-01T10:00:00"]);
+    assert.equal(master.getFirstPropertyValue("summary"), "Weekly sync");
+    const rule = master.getFirstPropertyValue("rrule") as ICAL.Recur;
+    assert.deepEqual([rule.freq, rule.count, rule.parts.BYDAY], ["WEEKLY", 4, ["MO"]]);
+    assert.deepEqual(local(master, "exdate"), ["Europe/Berlin", "2026-06-15T09:00:00"]);
+    assert.deepEqual(local(override, "recurrence-id"), ["Europe/Berlin", "2026-06-08T09:00:00"]);
+    assert.deepEqual(local(override, "dtstart"), ["Europe/Berlin", "2026-06-09T10:00:00"]);
+    assert.deepEqual(local(override, "dtend"), ["Europe/Berlin", "2026-06-09T10:30:00"]);
+    assert.equal(override.getFirstPropertyValue("summary"), "Weekly sync (Tuesday)");
+
+    // ical.js expands it to what the service lists: the moved one at its new time, no cancelled one.
+    const event = new ICAL.Event(master);
+    event.relateException(override);
+    const starts: string[] = [];
+    const iterator = event.iterator();
+    for (let next = iterator.next(); next; next = iterator.next()) {
+      const details = event.getOccurrenceDetails(next);
+      starts.push(details.startDate.toJSDate().toISOString());
+    }
+    assert.deepEqual(starts, [
+      "2026-06-01T07:00:00.000Z",
+      "2026-06-09T08:00:00.000Z",
+      "2026-06-22T07:00:00.000Z",
+    ]);
   });
 
   it("answers 500 without the URL in the log when the listing fails", async () => {

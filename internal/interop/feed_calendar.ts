@@ -7,7 +7,8 @@
 import ical, { ICalAlarmType, type ICalEventData } from "ical-generator";
 import { Temporal } from "temporal-polyfill";
 import { tzlib_get_ical_block } from "timezones-ical-library";
-import { type CalendarEvent, eventEnd } from "../domain/event.js";
+import { type CalendarEvent, eventEnd, isSeries } from "../domain/event.js";
+import type { FeedRow } from "../store/feed_rows.js";
 import { feedUid } from "./event_uid.js";
 
 /** One VEVENT of the feed, independent of where its data came from. */
@@ -33,22 +34,71 @@ export interface FeedEntry {
 // ical-generator writes it after "PRODID:-".
 export const FEED_PRODUCT_ID = "//cal_service//calendar feed//EN";
 
-/** The feed entry of a stored event. */
+/** The feed entry of a stored single event, series or exception (its own time zone, if any). */
 export function feedEntryOf(userId: string, event: CalendarEvent): FeedEntry {
   return {
-    uid: feedUid(userId, event.id),
+    uid: feedUid(userId, event.recurringEventId ?? event.id),
     start: event.start,
     end: eventEnd(event),
-    timeZone: undefined,
+    timeZone: event.timeZone,
     title: event.title,
     description: event.description,
     sequence: event.version - 1,
     lastModified: event.updatedAt,
     created: event.createdAt,
     notifyBeforeMs: event.notifyBeforeMs,
-    recurrence: [],
-    recurrenceId: undefined,
+    recurrence: event.recurrence ?? [],
+    recurrenceId: event.originalStart,
   };
+}
+
+/**
+ * The feed's entries for stored rows: a series is one entry with its lines,
+ * each moved or edited occurrence an entry with RECURRENCE-ID under the
+ * series' UID (in the series' zone), and each cancelled occurrence an
+ * EXDATE of its series. EXDATE rather than a STATUS:CANCELLED override:
+ * Google's own export writes EXDATE, and Apple Calendar shows a cancelled
+ * override as an event instead of hiding the occurrence.
+ */
+export function feedEntriesOf(userId: string, rows: readonly FeedRow[]): FeedEntry[] {
+  const seriesById = new Map<string, CalendarEvent>();
+  for (const { event } of rows) if (isSeries(event)) seriesById.set(event.id, event);
+  const exDates = new Map<string, string[]>();
+  const entries: FeedEntry[] = [];
+  const seriesEntryAt = new Map<string, number>();
+  for (const { event, cancelled } of rows) {
+    const series = event.recurringEventId ? seriesById.get(event.recurringEventId) : undefined;
+    if (event.recurringEventId !== undefined) {
+      if (!series || !event.originalStart) continue; // its series is not in the feed
+      const zone = series.timeZone ?? "UTC";
+      if (cancelled) {
+        const lines = exDates.get(series.id) ?? [];
+        lines.push(`EXDATE;TZID=${zone}:${localBasic(event.originalStart, zone)}`);
+        exDates.set(series.id, lines);
+        continue;
+      }
+      entries.push({ ...feedEntryOf(userId, event), timeZone: zone });
+      continue;
+    }
+    if (isSeries(event)) seriesEntryAt.set(event.id, entries.length);
+    entries.push(feedEntryOf(userId, event));
+  }
+  for (const [seriesId, lines] of exDates) {
+    const at = seriesEntryAt.get(seriesId);
+    const entry = at === undefined ? undefined : entries[at];
+    if (at !== undefined && entry)
+      entries[at] = { ...entry, recurrence: [...entry.recurrence, ...lines] };
+  }
+  return entries;
+}
+
+/** An instant's wall time in `zone`, RFC 5545 basic form (20260608T090000). */
+function localBasic(instant: Date, zone: string): string {
+  const local = Temporal.Instant.fromEpochMilliseconds(instant.getTime())
+    .toZonedDateTimeISO(zone)
+    .toPlainDateTime();
+  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+  return `${pad(local.year, 4)}${pad(local.month)}${pad(local.day)}T${pad(local.hour)}${pad(local.minute)}${pad(local.second)}`;
 }
 
 /** The VCALENDAR text of `entries`, CRLF line ends, lines folded at 75 octets. */

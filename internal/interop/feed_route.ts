@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Logger } from "../log/logger.js";
 import type { FeedStore } from "../store/feed_store.js";
 import { type Clock, type EventStore, StoreUnavailableError } from "../store/store.js";
-import { feedEntryOf, renderFeed } from "./feed_calendar.js";
+import { feedEntriesOf, renderFeed } from "./feed_calendar.js";
 import type { FeedCredentials } from "./feed_credentials.js";
 import { FEED_PATH_PREFIX } from "./feed_credentials.js";
 
@@ -35,7 +35,7 @@ export function registerFeedRoute(app: FastifyInstance, options: FeedRouteOption
       if (userId === undefined) return notFound(reply);
       const now = clock();
       const window = { start: new Date(now.getTime() - pastMs), end: END_OF_TIME };
-      const events = await store.listEvents(userId, window, MAX_FEED_EVENTS + 1);
+      const events = await store.listFeedRows(userId, window, MAX_FEED_EVENTS + 1);
       if (events.length > MAX_FEED_EVENTS) {
         logger.warn(
           { limit: MAX_FEED_EVENTS },
@@ -43,10 +43,7 @@ export function registerFeedRoute(app: FastifyInstance, options: FeedRouteOption
         );
         events.length = MAX_FEED_EVENTS;
       }
-      const body = renderFeed(
-        events.map((event) => feedEntryOf(userId, event)),
-        "cal_service",
-      );
+      const body = renderFeed(feedEntriesOf(userId, events), "cal_service");
       const etag = `"${createHash("sha256").update(body).digest("base64url")}"`;
       const changedAt = await feeds.noteServedFeed(userId, etag, now);
       reply

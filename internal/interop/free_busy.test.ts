@@ -110,6 +110,39 @@ describe("GetFreeBusy", () => {
     assert.equal(Number(response.busy[1]?.end?.seconds), at(15).getTime() / 1000);
   });
 
+  it("counts a series' occurrences, a moved one at its new time, a cancelled one not at all", async () => {
+    const user = `user-${randomUUID()}`;
+    const client = clientFor(CalendarService, protocolNamed("gRPC over HTTP/2"), server.url, user);
+    // Daily 09:00-10:00 UTC for three days.
+    const { event: series } = await client.createEvent({
+      event: {
+        title: "standup",
+        startTime: ts(at(9)),
+        duration: { seconds: 3600n },
+        recurrence: ["RRULE:FREQ=DAILY;COUNT=3"],
+        timeZone: "UTC",
+      },
+    });
+    assert.ok(series);
+    await client.updateEvent({
+      event: {
+        id: `${series.id}_20260602T090000Z`,
+        title: "standup (moved)",
+        startTime: ts(at(24 + 13)),
+        duration: { seconds: 3600n },
+      },
+    });
+    await client.deleteEvent({ id: `${series.id}_20260603T090000Z` });
+    const response = await client.getFreeBusy({ timeMin: ts(at(0)), timeMax: ts(at(96)) });
+    assert.deepEqual(
+      response.busy.map((b) => [b.startLocal, b.endLocal]),
+      [
+        ["2026-06-01T09:00:00+00:00", "2026-06-01T10:00:00+00:00"],
+        ["2026-06-02T13:00:00+00:00", "2026-06-02T14:00:00+00:00"],
+      ],
+    );
+  });
+
   it("refuses a span over 366 days, a backwards span, a missing bound and an unknown zone", async () => {
     const client = clientFor(
       CalendarService,

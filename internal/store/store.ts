@@ -3,9 +3,10 @@
 import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../domain/errors.js";
 import type { CalendarEvent, EventFields, TimeWindow } from "../domain/event.js";
 import type { Result } from "../domain/result.js";
+import type { FeedRowStore } from "./feed_rows.js";
 import type { ListCursor, SyncStore } from "./sync.js";
 
-export interface EventStore extends SyncStore {
+export interface EventStore extends SyncStore, FeedRowStore {
   /**
    * Stores a new event with version 1. If `id` is already taken by this user,
    * the call is idempotent: identical fields return the stored event,

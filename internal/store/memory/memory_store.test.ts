@@ -1,5 +1,6 @@
 import { runEventStoreContract } from "../testing/contract.js";
 import { runFeedStoreContract } from "../testing/feed_contract.js";
+import { runFeedRowsContract } from "../testing/feed_rows_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSeriesContract } from "../testing/series_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
@@ -20,6 +21,11 @@ runFeedStoreContract("memory", async () => ({
   feeds: new MemoryFeedStore(),
   dispose: async () => {},
 }));
+
+runFeedRowsContract("memory", async (clock) => {
+  const store = new MemoryEventStore({ clock });
+  return { store, dispose: () => store.close() };
+});
 
 runSeriesContract("memory", async (clock) => {
   const store = new MemoryEventStore({ clock });

@@ -31,6 +31,7 @@ import {
   Schedule,
 } from "../../domain/recurrence.js";
 import { err, ok, type Result } from "../../domain/result.js";
+import type { FeedRow } from "../feed_rows.js";
 import {
   type Clock,
   type DueReminder,
@@ -322,6 +323,27 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
       .sort(byStartThenId)
       .slice(0, limit)
       .map(copy);
+  }
+
+  async listFeedRows(userId: string, window: TimeWindow, limit: number): Promise<FeedRow[]> {
+    const events = this.#eventsByUser.get(userId);
+    if (!events) return [];
+    const listed = [...events.values()].filter((event) => {
+      if (event.recurringEventId) return false;
+      if (!isSeries(event)) return overlaps(event, window);
+      // As Postgres keeps it: from DTSTART to the end of the last occurrence.
+      const last = Schedule.of(event.start, recurrenceOf(event)).last();
+      const end = last === undefined ? Number.POSITIVE_INFINITY : last.getTime() + event.durationMs;
+      return event.start < window.end && end > window.start.getTime();
+    });
+    const seriesIds = new Set(listed.filter(isSeries).map((event) => event.id));
+    const exceptions = [...events.values()].filter(
+      (event) => event.recurringEventId !== undefined && seriesIds.has(event.recurringEventId),
+    );
+    return [...listed, ...exceptions]
+      .sort(byStartThenId)
+      .slice(0, limit)
+      .map((event) => ({ event: copy(event), cancelled: event.cancelled === true }));
   }
 
   async dispatchDueReminders(

@@ -13,6 +13,7 @@ import { silentLogger } from "../../log/logger.js";
 import { type DueReminder, StoreUnavailableError } from "../store.js";
 import { ManualClock, runEventStoreContract } from "../testing/contract.js";
 import { runFeedStoreContract } from "../testing/feed_contract.js";
+import { runFeedRowsContract } from "../testing/feed_rows_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSeriesContract } from "../testing/series_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
@@ -107,6 +108,11 @@ runFeedStoreContract("postgres (server)", async () => ({
 }));
 
 runPostgresStoreChecks("server", mainPool);
+
+runFeedRowsContract("postgres (server)", async (clock) => {
+  const store = new PostgresEventStore(await mainPool(), { clock });
+  return { store, dispose: async () => {} };
+});
 
 runSeriesContract("postgres (server)", async (clock) => {
   const store = new PostgresEventStore(await mainPool(), { clock });

@@ -16,6 +16,7 @@ import { capturingLogger } from "../../log/testing/capturing_logger.js";
 import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
 import { runFeedStoreContract } from "../testing/feed_contract.js";
+import { runFeedRowsContract } from "../testing/feed_rows_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSeriesContract } from "../testing/series_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
@@ -92,6 +93,11 @@ runSyncStoreContract("postgres (embedded PGlite)", async (clock) => {
 });
 
 runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).database.sql);
+
+runFeedRowsContract("postgres (embedded PGlite)", async (clock) => {
+  const { database } = await sharedDatabase();
+  return { store: new PostgresEventStore(database.sql, { clock }), dispose: async () => {} };
+});
 
 runSeriesContract("postgres (embedded PGlite)", async (clock) => {
   const { database } = await sharedDatabase();

@@ -28,6 +28,7 @@ import {
   Schedule,
 } from "../../domain/recurrence.js";
 import { err, ok, type Result } from "../../domain/result.js";
+import type { FeedRow } from "../feed_rows.js";
 import {
   type Clock,
   type DueReminder,
@@ -506,6 +507,18 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     });
   }
 
+  listFeedRows(userId: string, window: TimeWindow, limit: number): Promise<FeedRow[]> {
+    if (!(window.start < window.end)) return Promise.resolve([]);
+    return this.#call("list feed rows", async (deadline) => {
+      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
+        feedRowsQuery(db, userId, window, limit),
+      );
+      return rows
+        .map((row) => ({ event: toEvent(row), cancelled: row.cancelled }))
+        .sort((a, b) => byStartThenId(a.event, b.event));
+    });
+  }
+
   readChanges(
     userId: string,
     after: number,
@@ -569,6 +582,18 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     // Queries already sent may finish; after 5 s the connections are cut.
     await this.#sql.end({ timeout: 5 });
   }
+}
+
+/** Events and series in the window, with every exception of those series. */
+function feedRowsQuery(db: Db, userId: string, window: TimeWindow, limit: number) {
+  return db<(EventRow & { cancelled: boolean })[]>`
+    select ${eventColumns(db)}, cancelled from events
+    where (${overlapping(db, userId, window)} and recurring_event_id is null)
+      or (user_id = ${userId} and recurring_event_id in (
+        select id from events
+        where ${overlapping(db, userId, window)} and recurrence is not null))
+    order by start_time, id
+    limit ${limit}`;
 }
 
 /** The query behind listEvents; exported so tests can EXPLAIN exactly it. */
