@@ -219,6 +219,7 @@ describe("migrations on a server", () => {
         "0003_recurring_events",
         "0004_sync",
         "0005_feed_secrets",
+        "0006_sync_occurrences",
       ],
       JSON.stringify(appliedBy),
     );
@@ -234,6 +235,7 @@ describe("migrations on a server", () => {
       "0003_recurring_events",
       "0004_sync",
       "0005_feed_secrets",
+      "0006_sync_occurrences",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
     assert.deepEqual(await tables(first), [
@@ -622,6 +624,7 @@ describe("reminder dispatch on a server", () => {
         "0003_recurring_events",
         "0004_sync",
         "0005_feed_secrets",
+        "0006_sync_occurrences",
       ],
     });
     const store = new PostgresReminderStore(sql);
