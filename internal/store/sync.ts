@@ -5,7 +5,14 @@
 import type { CalendarEvent } from "../domain/event.js";
 import type { Result } from "../domain/result.js";
 
-/** One event's latest state after a change: itself, or its deletion. */
+/**
+ * One event's latest state after a change: itself, or its deletion. Events
+ * are single events, series and their exceptions (moved or edited
+ * occurrences), an exception under its occurrence id. A cancelled occurrence
+ * is a "delete" of its occurrence id: the client removes that occurrence
+ * from its expansion of the series. So is an exception dropped with its
+ * series or by a series edit.
+ */
 export type EventChange =
   | { kind: "upsert"; change: number; event: CalendarEvent }
   | { kind: "delete"; change: number; id: string };

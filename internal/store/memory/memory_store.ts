@@ -289,7 +289,8 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
         updatedAt: now,
         version: found.event.version + 1,
       });
-      this.#recordChange(userId, id, true);
+      // The exception row lives on (as in Postgres): a full sync reports it too.
+      this.#recordChange(userId, id, false);
       return ok(undefined);
     }
     events.delete(id);
@@ -405,7 +406,10 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
       const events = this.#eventsByUser.get(event.userId);
       events?.delete(event.id);
       if (events && isSeries(event))
-        for (const e of exceptionsOf(events, event.id)) events.delete(e.id);
+        for (const e of exceptionsOf(events, event.id)) {
+          events.delete(e.id);
+          this.#recordChange(event.userId, e.id, true);
+        }
       this.#settledReminders.delete(reminderKey(event.userId, event.id));
       this.#recordChange(event.userId, event.id, true);
     }
@@ -429,7 +433,10 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
     const page = pending.slice(0, limit);
     const changes = page.map(([id, entry]): EventChange => {
       const event = this.#eventsByUser.get(userId)?.get(id);
-      if (entry.deleted || !event) return { kind: "delete", change: entry.change, id };
+      // A cancelled occurrence is reported as a deletion of its id (sync.ts).
+      if (entry.deleted || !event || event.cancelled) {
+        return { kind: "delete", change: entry.change, id };
+      }
       return { kind: "upsert", change: entry.change, event: copy(event) };
     });
     const complete = pending.length <= limit;

@@ -225,6 +225,7 @@ describe("migrations on a server", () => {
         "0003_recurring_events",
         "0004_sync",
         "0005_feed_secrets",
+        "0006_sync_occurrences",
       ],
       JSON.stringify(appliedBy),
     );
@@ -240,6 +241,7 @@ describe("migrations on a server", () => {
       "0003_recurring_events",
       "0004_sync",
       "0005_feed_secrets",
+      "0006_sync_occurrences",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
     assert.deepEqual(await tables(first), [
@@ -628,6 +630,7 @@ describe("reminder dispatch on a server", () => {
         "0003_recurring_events",
         "0004_sync",
         "0005_feed_secrets",
+        "0006_sync_occurrences",
       ],
     });
     const store = new PostgresReminderStore(sql);

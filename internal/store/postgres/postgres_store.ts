@@ -494,8 +494,10 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
         ),
         inReadTransaction(this.#sql, deadline, (db) => seriesQuery(db, userId, window, [])),
       ]);
-      const events = rows.map(toEvent);
-      if (seriesRows.length === 0) return events;
+      const events = rows
+        .map(toEvent)
+        .filter((e) => after === undefined || byStartThenId(e, after) > 0);
+      if (seriesRows.length === 0) return events.sort(byStartThenId).slice(0, limit);
       for (const { series: s, busy } of toSeriesList(seriesRows)) {
         events.push(
           ...occurrencesIn(s, busy.overridden, window).filter(
@@ -604,15 +606,42 @@ export function eventsInWindow(
   limit: number,
   after?: ListCursor,
 ) {
-  const afterCursor = after
-    ? db`and (start_time, id) > (${instant(db, after.start)}, ${after.id}::uuid)`
-    : db``;
+  if (after) return eventsAfterCursor(db, userId, window, limit, after);
   return db<EventRow[]>`
     select ${eventColumns(db)} from events
-    where ${overlapping(db, userId, window)} ${afterCursor}
+    where ${overlapping(db, userId, window)}
       and recurrence is null and not cancelled
     order by start_time, id
     limit ${limit}`;
+}
+
+/**
+ * The rows of a page after `after`. A cursor's id is the id clients see: an
+ * event's row id, or an occurrence id (a generated occurrence or an
+ * exception, whose row id is a UUIDv5 of it), so the tie on the cursor's
+ * start cannot be broken in SQL by row id. The rows starting exactly at the
+ * cursor's start (a handful at most: busy time keeps a user's events apart)
+ * come back whole and the caller drops those at or before the cursor by
+ * (start, client id); the rows after it are limited as usual.
+ */
+function eventsAfterCursor(
+  db: Db,
+  userId: string,
+  window: TimeWindow,
+  limit: number,
+  after: ListCursor,
+) {
+  const start = instant(db, after.start);
+  return db<EventRow[]>`
+    (select ${eventColumns(db)} from events
+     where ${overlapping(db, userId, window)} and start_time = ${start}
+       and recurrence is null and not cancelled)
+    union all
+    (select ${eventColumns(db)} from events
+     where ${overlapping(db, userId, window)} and start_time > ${start}
+       and recurrence is null and not cancelled
+     order by start_time, id
+     limit ${limit})`;
 }
 
 /**

@@ -11,6 +11,8 @@ export type ChangeRow = {
   change: string | null;
   deleted: boolean;
   event_id: string;
+  occurrence_id: string | null;
+  cancelled: boolean | null;
 } & Partial<EventRow>;
 
 /**
@@ -54,21 +56,21 @@ export function changesAfter(
 ) {
   return db<ChangeRow[]>`
     select s.last_change::text as last_change, s.purged_through::text as purged_through,
-           c.change::text as change, c.deleted, c.event_id, e.*
+           c.change::text as change, c.deleted, c.event_id, c.occurrence_id, e.*
     from (
       select coalesce(max(last_change), 0) as last_change,
              coalesce(max(purged_through), 0) as purged_through
       from sync_users where user_id = ${userId}
     ) s
     left join lateral (
-      select change, deleted, event_id from event_changes
+      select change, deleted, event_id, occurrence_id from event_changes
       where user_id = ${userId} and change > ${after}::int8
         and (${withDeletions}::bool or not deleted)
       order by change
       limit ${limit}
     ) c on true
     left join lateral (
-      select ${eventColumns(db)} from events where user_id = ${userId} and id = c.event_id
+      select ${eventColumns(db)}, cancelled from events where user_id = ${userId} and id = c.event_id
     ) e on not c.deleted
     order by c.change`;
 }
@@ -109,8 +111,10 @@ export async function purgeTombstones(db: Db, cutoff: Date, limit: number): Prom
 
 function toChange(row: ChangeRow): EventChange {
   const change = Number(row.change);
-  if (row.deleted || row.id === undefined || row.id === null) {
-    return { kind: "delete", change, id: row.event_id };
+  // Clients know an exception by its occurrence id, never by its row id; a
+  // cancelled occurrence is reported as a deletion of that id (sync.ts).
+  if (row.deleted || row.id === undefined || row.id === null || row.cancelled) {
+    return { kind: "delete", change, id: row.occurrence_id ?? row.event_id };
   }
   return { kind: "upsert", change, event: toEvent(row as EventRow) };
 }

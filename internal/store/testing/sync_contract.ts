@@ -9,6 +9,7 @@ import type { Result } from "../../domain/result.js";
 import type { Clock, EventStore, ReminderStore } from "../store.js";
 import type { ChangePage, EventChange, TombstoneStore } from "../sync.js";
 import { ManualClock } from "./contract.js";
+import { seriesSyncTests } from "./series_sync_contract.js";
 
 const HOUR = 3_600_000;
 const FAR_FUTURE = new Date("9999-01-01T00:00:00Z");
@@ -75,6 +76,8 @@ export function runSyncStoreContract(
         if (page.complete) return { changes, position, pages };
       }
     }
+
+    seriesSyncTests(() => store, newUser);
 
     it("gives a new user an empty, complete full sync at position 0", async () => {
       const page = value(await store.readChanges(newUser(), 0, 10, "full"));

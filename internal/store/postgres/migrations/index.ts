@@ -8,6 +8,7 @@ import { migration0002 } from "./0002_reminder_dispatch.js";
 import { migration0003 } from "./0003_recurring_events.js";
 import { migration0004 } from "./0004_sync.js";
 import { migration0005 } from "./0005_feed_secrets.js";
+import { migration0006 } from "./0006_sync_occurrences.js";
 
 export const migrations: readonly Migration[] = [
   migration0001,
@@ -15,4 +16,5 @@ export const migrations: readonly Migration[] = [
   migration0003,
   migration0004,
   migration0005,
+  migration0006,
 ];
