@@ -2,7 +2,7 @@
 // local PostgreSQL and RabbitMQ. Progress on stderr, the table on stdout, the
 // same figures as JSON in bench/results/<timestamp>.json.
 //
-//   --parts api,data,reminders,feed   which parts to run (default: all)
+//   --parts api,data,reminders,sync,recurring,feed   which parts to run (default: all)
 //   --duration 3 --warmup 1      seconds per cell, after a warm-up
 //   --concurrency 1,16,64        API concurrencies
 //   --methods ListDayEvents      API methods (default: all four)
@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { type ApiReport, type ClientKind, METHODS, type Method, runApiBench } from "./api.js";
 import { type DataSizeReport, runDataSizeBench } from "./data_size.js";
 import { type FeedReport, runFeedBench } from "./feed.js";
+import { type RecurringReport, recurringRatios, runRecurringBench } from "./recurring.js";
 import { formatCores, type RemindersReport, runRemindersBench } from "./reminders.js";
 import { createDatabase, progress, runId, startApi, startReference } from "./setup.js";
 import { type CellResult, fmt, ratio } from "./stats.js";
@@ -29,7 +30,7 @@ import { runSyncBench, type SyncReport } from "./sync.js";
 
 const { values: flags } = parseArgs({
   options: {
-    parts: { type: "string", default: "api,data,reminders,sync,feed" },
+    parts: { type: "string", default: "api,data,reminders,sync,recurring,feed" },
     duration: { type: "string", default: "3" },
     warmup: { type: "string", default: "1" },
     concurrency: { type: "string", default: "1,16,64" },
@@ -85,6 +86,7 @@ interface Results {
   dataSize?: DataSizeReport;
   reminders?: RemindersReport;
   feed?: FeedReport;
+  recurring?: RecurringReport;
   sync?: SyncReport;
   targets: { target: string; value: string; met: boolean }[];
 }
@@ -173,6 +175,21 @@ async function main(): Promise<Results> {
     target("drain/raw broker", ratio(rm.drainPerSecond, rm.rawPerSecond), 0.6, false);
     target(`lateness p99 at ${rm.steadyRate}/s`, rm.lateness.p99Ms / 1000, 0.5, true, " s");
     target("duplicates with 2 schedulers + 2 senders", rm.replicated.duplicates, 0, true);
+  }
+  if (parts.has("recurring")) {
+    results.recurring = await runRecurringBench(DATABASE_URL, {
+      ...load,
+      concurrencies: [Math.max(...numbers(flags.concurrency))],
+      ...(flags.protocols && { protocols: flags.protocols.split(",") }),
+    });
+    for (const row of results.recurring.rows) {
+      target(
+        `ListMonthEvents 5 series/20 singles ${row.protocol} c=${row.concurrency} rps`,
+        recurringRatios(row).list,
+        0.7,
+        false,
+      );
+    }
   }
   if (parts.has("sync")) {
     results.sync = await runSyncBench(DATABASE_URL, {
@@ -394,6 +411,35 @@ function print(results: Results): void {
       const time = lines.find((l) => l.startsWith("Execution Time")) ?? "";
       out.push(`plan at ${events} events: ${index.trim().replace(/\s+/g, " ")}; ${time}`);
     }
+  }
+  if (results.recurring) {
+    out.push("", "Recurring events (same api, same run)");
+    out.push(
+      table(
+        [
+          "protocol",
+          "c",
+          "",
+          "list 5 series",
+          "list 20 singles",
+          "ratio",
+          "create series",
+          "create single",
+          "ratio",
+        ],
+        results.recurring.rows.map((r) => [
+          r.protocol,
+          String(r.concurrency),
+          "",
+          `${fmt(r.listSeries.rps, 0)}/s`,
+          `${fmt(r.listSingles.rps, 0)}/s`,
+          fmt(recurringRatios(r).list, 2),
+          `${fmt(r.createSeries.rps, 0)}/s`,
+          `${fmt(r.createSingle.rps, 0)}/s`,
+          fmt(recurringRatios(r).create, 2),
+        ]),
+      ),
+    );
   }
   if (results.reminders) {
     const rm = results.reminders;

@@ -186,6 +186,69 @@ describe("calctl against a running api", () => {
     assert.equal(gone.stderr, `calctl: event ${id} not found (not_found)\n`);
   });
 
+  it("adds a weekly series, lists its occurrences marked ↻, and splits it from one on", async () => {
+    const env = { CAL_USER: "repeater" };
+    const added = await calctl(
+      [
+        "add",
+        "Standup",
+        "--at",
+        "2030-03-04 09:00",
+        "--for",
+        "15m",
+        "--repeat",
+        "RRULE:FREQ=WEEKLY;BYDAY=MO",
+        "--json",
+      ],
+      env,
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const series = JSON.parse(added.stdout).event;
+    assert.deepEqual(series.recurrence, ["RRULE:FREQ=WEEKLY;BYDAY=MO"]);
+    assert.equal(series.timeZone, "America/New_York");
+
+    // 09:00 local every Monday, across the DST change of 10 March (14:00Z, then 13:00Z).
+    const first = await calctl(["week", "2030-03-04"], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(
+      first.stdout,
+      `Mon 4 Mar 2030\n  09:00-09:15  Standup  ↻  ${series.id}_20300304T140000Z\n`,
+    );
+    const second = await calctl(["week", "2030-03-11"], env);
+    assert.equal(
+      second.stdout,
+      `Mon 11 Mar 2030\n  09:00-09:15  Standup  ↻  ${series.id}_20300311T130000Z\n`,
+    );
+
+    // From the third Monday on: an hour later, under a new title.
+    const edited = await calctl(
+      [
+        "edit",
+        `${series.id}_20300318T130000Z`,
+        "--this-and-following",
+        "--at",
+        "2030-03-18 10:00",
+        "--title",
+        "Late standup",
+      ],
+      env,
+    );
+    assert.equal(edited.code, 0, edited.stderr);
+    const following = /^ {2}10:00-10:15 {2}Late standup {2}↻ {2}(\S+)$/m.exec(edited.stdout)?.[1];
+    assert.ok(following && following !== series.id, edited.stdout);
+    assert.equal(
+      (await calctl(["week", "2030-03-11"], env)).stdout,
+      second.stdout,
+      "the occurrences before the split stay as they were",
+    );
+    assert.equal(
+      (await calctl(["week", "2030-03-25"], env)).stdout,
+      `Mon 25 Mar 2030\n  10:00-10:15  Late standup  ↻  ${following}_20300325T140000Z\n`,
+    );
+    const shown = await calctl(["show", following], env);
+    assert.match(shown.stdout, /^ {2}repeats +RRULE:FREQ=WEEKLY;BYDAY=MO \(America\/New_York\)$/m);
+  });
+
   it("sees only its user's events", async () => {
     const id = idOf(
       await calctl(["add", "Private", "--at", "2030-07-01 10:00", "--json"], { CAL_USER: "carol" }),
@@ -234,6 +297,18 @@ describe("calctl against a running api", () => {
       [["day", "2030-02-30"], /DATE: "2030-02-30" is not a date; use YYYY-MM-DD/],
       [["week", "--tz", "Mars/Olympus"], /--tz: unknown time zone "Mars\/Olympus"/],
       [["edit", "00000000-0000-4000-8000-000000000000"], /nothing to change/],
+      [
+        ["edit", "00000000-0000-4000-8000-000000000000", "--this-and-following"],
+        /nothing to change/,
+      ],
+      [
+        ["edit", "00000000-0000-4000-8000-000000000000", "--this-and-following", "--for", "1h"],
+        /--this-and-following: "00000000-0000-4000-8000-000000000000" is not an occurrence's id/,
+      ],
+      [
+        ["add", "X", "--at", "2030-09-01 10:00", "--repeat", "every monday"],
+        /--repeat: "every monday" is not a rule; use RFC 5545 RRULE parts/,
+      ],
       [["frobnicate"], /unknown command 'frobnicate'/],
       [["show"], /missing required argument 'id'/],
       [["--url", "ftp://x", "today"], /--url: "ftp:\/\/x" must start with http/],

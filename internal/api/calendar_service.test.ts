@@ -4,9 +4,19 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  durationFromMs,
+  type Timestamp,
+  timestampDate,
+  timestampFromDate,
+} from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { CalendarService, type Event, EventSchema } from "../../gen/calendar/v1/calendar_pb.js";
+import {
+  CalendarService,
+  type Event,
+  EventSchema,
+  UpdateEventRequest_Scope,
+} from "../../gen/calendar/v1/calendar_pb.js";
 import { clientFor, protocols, startTestServer, type TestServer } from "./testing/test_server.js";
 
 const MINUTE = 60_000;
@@ -196,6 +206,111 @@ describe("CalendarService", () => {
           }),
         );
         assert.equal(changed.code, Code.AlreadyExists);
+      });
+
+      it("serves a weekly series: occurrences in lists, one moved, one cancelled, this and following", async () => {
+        const client = asNewUser();
+        const { event: series } = await client.createEvent({
+          event: eventInput("2026-06-01T07:00:00Z", HOUR, {
+            title: "Weekly sync",
+            recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO"],
+            timeZone: "Europe/Berlin",
+            notifyBefore: durationFromMs(10 * MINUTE),
+          }),
+        });
+        assert.ok(series);
+        assert.deepEqual(series.recurrence, ["RRULE:FREQ=WEEKLY;BYDAY=MO"]);
+        assert.equal(series.timeZone, "Europe/Berlin");
+        const june = async () =>
+          (await client.listMonthEvents({ date: "2026-06-01", timeZone: "Europe/Berlin" })).events;
+        const listed = await june();
+        assert.equal(listed.length, 5);
+        const second = listed[1];
+        assert.ok(second?.originalStartTime);
+        assert.equal(second.id, `${series.id}_20260608T070000Z`);
+        assert.equal(second.recurringEventId, series.id);
+        assert.equal(
+          timestampDate(second.originalStartTime).toISOString(),
+          "2026-06-08T07:00:00.000Z",
+        );
+        assert.equal((await client.getEvent({ id: second.id })).event?.title, "Weekly sync");
+
+        // Move the second occurrence to Tuesday.
+        const { event: moved } = await client.updateEvent({
+          event: edit(second, {
+            startTime: timestampFromDate(new Date("2026-06-09T07:00:00Z")),
+            title: "Tuesday sync",
+          }),
+          expectedVersion: second.version,
+        });
+        assert.equal(moved?.id, second.id);
+        assert.equal(moved?.title, "Tuesday sync");
+        // Cancel the third.
+        await client.deleteEvent({ id: `${series.id}_20260615T070000Z` });
+        assert.equal(
+          (await codeOf(client.getEvent({ id: `${series.id}_20260615T070000Z` }))).code,
+          Code.NotFound,
+        );
+        // A single event over the fourth is refused, naming the occurrence and its start.
+        const clash = await codeOf(
+          client.createEvent({ event: eventInput("2026-06-22T07:30:00Z") }),
+        );
+        assert.equal(clash.code, Code.FailedPrecondition);
+        assert.match(
+          clash.message,
+          new RegExp(
+            `${series.id}_20260622T070000Z \\(the occurrence starting 2026-06-22T07:00:00.000Z\\)`,
+          ),
+        );
+        // From the fourth on, an hour later.
+        const fourth = (await june()).find((e) => e.id === `${series.id}_20260622T070000Z`);
+        const { event: tail } = await client.updateEvent({
+          event: edit(fourth, {
+            startTime: timestampFromDate(new Date("2026-06-22T08:00:00Z")),
+            title: "Later sync",
+          }),
+          scope: UpdateEventRequest_Scope.THIS_AND_FOLLOWING,
+        });
+        assert.ok(tail);
+        assert.notEqual(tail.id, series.id);
+        assert.deepEqual(
+          (await june()).map((e) => [
+            timestampDate(e.startTime as Timestamp).toISOString(),
+            e.title,
+          ]),
+          [
+            ["2026-06-01T07:00:00.000Z", "Weekly sync"],
+            ["2026-06-09T07:00:00.000Z", "Tuesday sync"],
+            ["2026-06-22T08:00:00.000Z", "Later sync"],
+            ["2026-06-29T08:00:00.000Z", "Later sync"],
+          ],
+        );
+      });
+
+      it("names the recurrence line and part at fault", async () => {
+        const client = asNewUser();
+        const refused = async (extra: EventInit) =>
+          codeOf(client.createEvent({ event: eventInput("2026-06-01T07:00:00Z", HOUR, extra) }));
+        const noZone = await refused({ recurrence: ["RRULE:FREQ=DAILY"] });
+        assert.equal(noZone.code, Code.InvalidArgument);
+        assert.match(noZone.message, /^event\.time_zone: is required/);
+        const badPart = await refused({
+          recurrence: ["RRULE:FREQ=DAILY", "RRULE:FREQ=HOURLY"],
+          timeZone: "UTC",
+        });
+        assert.match(badPart.message, /^event\.recurrence\[1\]: is a second RRULE/);
+        const scope = await codeOf(
+          client.updateEvent({
+            event: eventInput("2026-06-01T07:00:00Z", HOUR, { id: randomUUID() }),
+            scope: UpdateEventRequest_Scope.THIS_AND_FOLLOWING,
+          }),
+        );
+        assert.equal(scope.code, Code.InvalidArgument);
+        assert.match(scope.message, /^scope: /);
+        assert.equal(
+          (await codeOf(client.getEvent({ id: `${randomUUID()}_2026` }))).code,
+          Code.InvalidArgument,
+        );
       });
 
       it("answers unknown ids with NOT_FOUND", async () => {

@@ -13,14 +13,20 @@ import {
   ListDayEventsResponseSchema,
   ListMonthEventsResponseSchema,
   ListWeekEventsResponseSchema,
+  UpdateEventRequest_Scope,
   UpdateEventResponseSchema,
 } from "../../gen/calendar/v1/calendar_pb.js";
 import type { DomainError } from "../domain/errors.js";
 import type { EventFields } from "../domain/event.js";
+import { parseOccurrenceId } from "../domain/recurrence.js";
 import type { Result } from "../domain/result.js";
-import { validateEventDraft, validateEventId } from "../domain/validation.js";
+import {
+  validateEventDraft,
+  validateEventId,
+  validateEventOrOccurrenceId,
+} from "../domain/validation.js";
 import { calendarWindow, type WindowKind } from "../domain/window.js";
-import type { EventStore } from "../store/store.js";
+import type { EventStore, UpdateScope } from "../store/store.js";
 import { kUserId } from "./context.js";
 import { connectErrorFrom } from "./errors.js";
 import type { InteropHandlers } from "./interop_handlers.js";
@@ -54,15 +60,35 @@ export function calendarService(
     },
 
     async getEvent(req, ctx) {
-      const id = unwrap(validateEventId("id", req.id));
+      const id = unwrap(validateEventOrOccurrenceId("id", req.id));
       const event = unwrap(await store.getEvent(userOf(ctx), id));
       return create(GetEventResponseSchema, { event: eventToProto(event) });
     },
 
     async updateEvent(req, ctx) {
       const event = required(req.event, "event");
-      const id = unwrap(validateEventId("event.id", event.id));
+      const id = unwrap(validateEventOrOccurrenceId("event.id", event.id));
+      const scope = scopeOf(req.scope);
+      const isOccurrence = parseOccurrenceId(id) !== undefined;
+      if (scope === "this_and_following" && !isOccurrence) {
+        throw new ConnectError(
+          "scope: SCOPE_THIS_AND_FOLLOWING needs an occurrence's id (<series id>_<original start>) in event.id",
+          Code.InvalidArgument,
+        );
+      }
+      if (scope === "this" && isOccurrence && event.recurrence.length > 0) {
+        throw new ConnectError(
+          "event.recurrence: must be empty when updating one occurrence; to change the rule from this occurrence on, set scope to SCOPE_THIS_AND_FOLLOWING",
+          Code.InvalidArgument,
+        );
+      }
       const fields = fieldsOf(event);
+      if (scope === "this_and_following" && fields.start.getTime() % 1000 !== 0) {
+        throw new ConnectError(
+          "event.start_time: of a recurring event must be a whole second (RFC 5545 times)",
+          Code.InvalidArgument,
+        );
+      }
       const expected = req.expectedVersion;
       if (expected !== undefined && expected < 1) {
         throw new ConnectError(
@@ -70,12 +96,12 @@ export function calendarService(
           Code.InvalidArgument,
         );
       }
-      const updated = unwrap(await store.updateEvent(userOf(ctx), id, fields, expected));
+      const updated = unwrap(await store.updateEvent(userOf(ctx), id, fields, expected, scope));
       return create(UpdateEventResponseSchema, { event: eventToProto(updated) });
     },
 
     async deleteEvent(req, ctx) {
-      const id = unwrap(validateEventId("id", req.id));
+      const id = unwrap(validateEventOrOccurrenceId("id", req.id));
       unwrap(await store.deleteEvent(userOf(ctx), id));
       return create(DeleteEventResponseSchema, {});
     },
@@ -98,6 +124,20 @@ export function calendarService(
       });
     },
   };
+}
+
+function scopeOf(scope: UpdateEventRequest_Scope): UpdateScope {
+  switch (scope) {
+    case UpdateEventRequest_Scope.UNSPECIFIED:
+      return "this";
+    case UpdateEventRequest_Scope.THIS_AND_FOLLOWING:
+      return "this_and_following";
+    default:
+      throw new ConnectError(
+        "scope: must be SCOPE_UNSPECIFIED or SCOPE_THIS_AND_FOLLOWING",
+        Code.InvalidArgument,
+      );
+  }
 }
 
 function fieldsOf(event: Event): EventFields {

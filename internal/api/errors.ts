@@ -11,7 +11,11 @@ export function connectErrorFrom(error: DomainError): ConnectError {
       return new ConnectError(`event ${error.id} not found`, Code.NotFound);
     case "overlap":
       return new ConnectError(
-        `the event overlaps event ${error.conflictingId}; a user's events may not overlap (intervals are [start, start+duration))`,
+        `the event overlaps event ${error.conflictingId}${
+          error.conflictingStart
+            ? ` (the occurrence starting ${error.conflictingStart.toISOString()})`
+            : ""
+        }; a user's events may not overlap (intervals are [start, start+duration))`,
         Code.FailedPrecondition,
       );
     case "version_mismatch":

@@ -30,6 +30,8 @@ export function draftFromProto(event: Event): Result<EventDraft, InvalidArgument
     durationMs: duration?.value,
     description: event.description,
     notifyBeforeMs: notifyBefore?.value,
+    recurrence: event.recurrence,
+    timeZone: event.timeZone,
   });
 }
 
@@ -46,6 +48,10 @@ export function eventToProto(event: CalendarEvent): Event {
     createdAt: timestampFromDate(event.createdAt),
     updatedAt: timestampFromDate(event.updatedAt),
     version: event.version,
+    recurrence: event.recurrence ? [...event.recurrence] : [],
+    timeZone: event.timeZone ?? "",
+    recurringEventId: event.recurringEventId ?? "",
+    originalStartTime: event.originalStart ? timestampFromDate(event.originalStart) : undefined,
   });
 }
 

@@ -15,8 +15,8 @@ export function publishingStore(
       if (result.ok) feed.publish(userId);
       return result;
     },
-    async updateEvent(userId, id, fields, expectedVersion) {
-      const result = await store.updateEvent(userId, id, fields, expectedVersion);
+    async updateEvent(userId, id, fields, expectedVersion, scope) {
+      const result = await store.updateEvent(userId, id, fields, expectedVersion, scope);
       if (result.ok) feed.publish(userId);
       return result;
     },

@@ -5,7 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Temporal } from "temporal-polyfill";
 import { EventSchema } from "../../gen/calendar/v1/calendar_pb.js";
-import { renderAgenda, styleFor } from "./agenda.js";
+import { marksOf, renderAgenda, styleFor } from "./agenda.js";
 
 const event = (
   id: string,
@@ -53,5 +53,21 @@ describe("agenda", () => {
     const coloured = renderAgenda(one, { ...options, style: styleFor(true) });
     assert.ok(coloured.startsWith("\u001b[1mThu 1 Jan 2026\u001b[22m\n"), coloured);
     assert.ok(coloured.includes("\u001b[36m10:00-10:30\u001b[39m"), coloured);
+  });
+
+  it("marks a series and its occurrences with ↻ before the reminder", () => {
+    const occurrence = create(EventSchema, {
+      ...event("s_20260105T090000Z", "Standup", "2026-01-05T09:00:00Z", 15, 5),
+      recurringEventId: "s",
+    });
+    const series = create(EventSchema, {
+      ...event("s", "Standup", "2026-01-05T09:00:00Z", 15),
+      recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO"],
+      timeZone: "UTC",
+    });
+    const single = event("x", "Call", "2026-01-05T11:00:00Z", 30);
+    assert.deepEqual(marksOf(occurrence), ["↻", "🔔 5m"]);
+    assert.deepEqual(marksOf(series), ["↻"]);
+    assert.deepEqual(marksOf(single), []);
   });
 });

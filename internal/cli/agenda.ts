@@ -44,9 +44,10 @@ export function startAndEnd(
   return { start, end };
 }
 
-/** "🔔 5m" for a reminder; a series mark joins it when recurring events land. */
+/** "↻" for a series or one of its occurrences, "🔔 5m" for a reminder. */
 export function marksOf(event: Event): string[] {
   const marks: string[] = [];
+  if (event.recurringEventId !== "" || event.recurrence.length > 0) marks.push("↻");
   if (event.notifyBefore !== undefined) {
     marks.push(`🔔 ${formatDuration(secondsOf(event.notifyBefore))}`);
   }
@@ -103,6 +104,10 @@ export function renderEvent(event: Event, timeZone: string, style: Style): strin
         : `${formatDuration(secondsOf(event.notifyBefore))} before`,
     ],
   ];
+  if (event.recurrence.length > 0) {
+    rows.push(["repeats", `${event.recurrence.join(" ")} (${event.timeZone})`]);
+  }
+  if (event.recurringEventId !== "") rows.push(["series", event.recurringEventId]);
   if (event.description !== undefined) rows.push(["description", event.description]);
   rows.push(["id", event.id], ["version", String(event.version)]);
   const width = Math.max(...rows.map(([label]) => label.length));

@@ -28,8 +28,7 @@ export type WithContext = <Options>(
 /** A verb module: adds its command (arguments, flags, help) to the program. */
 export type Verb = (program: Command, withContext: WithContext) => void;
 
-// Verbs whose RPCs exist. add --repeat and edit --this-and-following join
-// when recurring events land.
+// Verbs, in the order --help lists them.
 const VERBS: Verb[] = [
   addVerb,
   listVerbs,

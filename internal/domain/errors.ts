@@ -18,6 +18,8 @@ export interface NotFound {
 export interface Overlap {
   kind: "overlap";
   conflictingId: string;
+  /** Set when the conflict is an occurrence of a series: that occurrence's start. */
+  conflictingStart?: Date;
 }
 
 /** An update named an expected version that is not the stored one. */

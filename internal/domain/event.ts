@@ -10,6 +10,14 @@ export interface EventFields {
   description: string | undefined;
   /** How long before `start` the reminder goes out; undefined: no reminder. */
   notifyBeforeMs: number | undefined;
+  /**
+   * RFC 5545 RRULE/EXDATE/RDATE lines (see recurrence.ts); undefined or
+   * empty: a single event. For a series, `start` is its DTSTART and
+   * `durationMs` every occurrence's length.
+   */
+  recurrence?: readonly string[];
+  /** IANA zone the event is anchored in; required with `recurrence`. */
+  timeZone?: string;
 }
 
 export interface CalendarEvent extends EventFields {
@@ -19,6 +27,15 @@ export interface CalendarEvent extends EventFields {
   updatedAt: Date;
   /** 1 on create, +1 on each update. */
   version: number;
+  /** Set on an occurrence of a series: the series' id. */
+  recurringEventId?: string;
+  /** Set on an occurrence: its start as the series' rule computes it, moved or not. */
+  originalStart?: Date;
+}
+
+/** True for a series (an event with recurrence lines). */
+export function isSeries(fields: Pick<EventFields, "recurrence">): boolean {
+  return (fields.recurrence?.length ?? 0) > 0;
 }
 
 /** The end of the half-open interval [start, end) the event occupies. */
@@ -39,7 +56,9 @@ export function sameFields(a: EventFields, b: EventFields): boolean {
     a.start.getTime() === b.start.getTime() &&
     a.durationMs === b.durationMs &&
     a.description === b.description &&
-    a.notifyBeforeMs === b.notifyBeforeMs
+    a.notifyBeforeMs === b.notifyBeforeMs &&
+    (a.timeZone ?? "") === (b.timeZone ?? "") &&
+    (a.recurrence ?? []).join("\n") === (b.recurrence ?? []).join("\n")
   );
 }
 

@@ -2,6 +2,7 @@
 // Field names in messages are the ones clients see in the API.
 import { type InvalidArgument, invalidArgument } from "./errors.js";
 import type { EventFields } from "./event.js";
+import { isTimeZone, occurrenceId, parseOccurrenceId, validateRecurrence } from "./recurrence.js";
 import { err, ok, type Result } from "./result.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -24,6 +25,10 @@ export interface EventDraft {
   durationMs: number | undefined;
   description: string | undefined;
   notifyBeforeMs: number | undefined;
+  /** Empty: a single event. */
+  recurrence?: readonly string[];
+  /** "" or undefined: none. */
+  timeZone?: string | undefined;
 }
 
 // C0 controls and DEL: invisible, and a NUL cannot be stored in Postgres text.
@@ -85,7 +90,34 @@ export function validateEventDraft(draft: EventDraft): Result<EventFields, Inval
     return err(invalidArgument("notify_before", "must be from 0s to 366 days"));
   }
 
-  return ok({ title, start, durationMs, description, notifyBeforeMs });
+  const recurrence = draft.recurrence ?? [];
+  const timeZone = draft.timeZone === "" ? undefined : draft.timeZone;
+  if (recurrence.length > 0) {
+    const checked = validateRecurrence(recurrence, timeZone, start);
+    if (!checked.ok) return checked;
+    return ok({
+      title,
+      start,
+      durationMs,
+      description,
+      notifyBeforeMs,
+      recurrence: checked.value.lines,
+      timeZone: checked.value.timeZone,
+    });
+  }
+  if (timeZone !== undefined && !isTimeZone(timeZone)) {
+    return err(
+      invalidArgument("time_zone", 'must be an IANA time zone name such as "Europe/Berlin"'),
+    );
+  }
+  return ok({
+    title,
+    start,
+    durationMs,
+    description,
+    notifyBeforeMs,
+    ...(timeZone === undefined ? {} : { timeZone }),
+  });
 }
 
 /**
@@ -103,6 +135,27 @@ export function validateUserId(userId: string): Result<string, InvalidArgument> 
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Ids a client may name in Get/Update/Delete: an event's or series' UUID, or
+ * an occurrence's "<series UUID>_<original start as 20260601T090000Z>".
+ */
+export function validateEventOrOccurrenceId(
+  field: string,
+  id: string,
+): Result<string, InvalidArgument> {
+  const occurrence = parseOccurrenceId(id);
+  if (occurrence) return ok(occurrenceId(occurrence.seriesId, occurrence.originalStart));
+  if (!UUID.test(id)) {
+    return err(
+      invalidArgument(
+        field,
+        "must be a UUID such as 3f1c2a9e-8b7d-4c61-9e0f-2a4b6c8d0e1f (an event or a series), or an occurrence's id such as 3f1c2a9e-8b7d-4c61-9e0f-2a4b6c8d0e1f_20260601T090000Z",
+      ),
+    );
+  }
+  return ok(id.toLowerCase());
+}
 
 /** Event ids are UUIDs; stored and compared in lower case. */
 export function validateEventId(field: string, id: string): Result<string, InvalidArgument> {

@@ -36,6 +36,27 @@ describe("encodeNotification", () => {
     });
   });
 
+  it("carries an occurrence's series id and original start, and reads them back", () => {
+    const occurrence: Notification = {
+      ...sample,
+      eventId: "8a1c1d0e-5b0f-4c55-9a53-6a3e9d4a3b21_20261201T090000Z",
+      recurringEventId: "8a1c1d0e-5b0f-4c55-9a53-6a3e9d4a3b21",
+      originalStart: new Date("2026-12-01T09:00:00.000Z"),
+    };
+    const encoded = encodeNotification(occurrence);
+    assert.deepEqual(
+      {
+        recurringEventId: JSON.parse(encoded.toString("utf8")).recurringEventId,
+        originalStartTime: JSON.parse(encoded.toString("utf8")).originalStartTime,
+      },
+      {
+        recurringEventId: "8a1c1d0e-5b0f-4c55-9a53-6a3e9d4a3b21",
+        originalStartTime: "2026-12-01T09:00:00Z",
+      },
+    );
+    assert.deepEqual(decodeNotification(encoded), { ok: true, value: occurrence });
+  });
+
   it("refuses a time outside google.protobuf.Timestamp's range", () => {
     assert.throws(() =>
       encodeNotification({ ...sample, notifyAt: new Date("0000-06-01T00:00:00Z") }),

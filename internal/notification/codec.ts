@@ -25,6 +25,8 @@ export function encodeNotification(n: Notification): Buffer {
     startTime: timestampFromDate(n.startTime),
     userId: n.userId,
     notifyAt: timestampFromDate(n.notifyAt),
+    recurringEventId: n.recurringEventId ?? "",
+    originalStartTime: n.originalStart ? timestampFromDate(n.originalStart) : undefined,
   });
   return Buffer.from(toJsonString(NotificationSchema, message), "utf8");
 }
@@ -63,5 +65,11 @@ export function decodeNotification(body: Uint8Array): Result<Notification, strin
     title: message.title,
     startTime: timestampDate(message.startTime),
     notifyAt: timestampDate(message.notifyAt),
+    // Optional: only occurrences of a series carry them, and older
+    // schedulers never send them.
+    ...(message.recurringEventId === "" ? {} : { recurringEventId: message.recurringEventId }),
+    ...(message.originalStartTime
+      ? { originalStart: timestampDate(message.originalStartTime) }
+      : {}),
   });
 }

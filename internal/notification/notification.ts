@@ -9,6 +9,10 @@ export interface Notification {
   startTime: Date;
   /** When the reminder was due: start time minus notify-before. */
   notifyAt: Date;
+  /** For an occurrence of a series (eventId is the occurrence's id): the series' id. */
+  recurringEventId?: string;
+  /** For an occurrence: its start as the series' rule computes it. */
+  originalStart?: Date;
 }
 
 // Fixed namespace for UUIDv5 names: changing it changes every id, which

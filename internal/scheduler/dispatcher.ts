@@ -169,5 +169,7 @@ function toNotification(reminder: DueReminder) {
     title: reminder.title,
     startTime: reminder.start,
     notifyAt: reminder.notifyAt,
+    ...(reminder.seriesId === undefined ? {} : { recurringEventId: reminder.seriesId }),
+    ...(reminder.originalStart === undefined ? {} : { originalStart: reminder.originalStart }),
   };
 }

@@ -86,6 +86,8 @@ export function deliveryHandler(options: SenderOptions): Handler {
         startTime: n.startTime.toISOString(),
         userId: n.userId,
         notifyAt: n.notifyAt.toISOString(),
+        ...(n.recurringEventId === undefined ? {} : { recurringEventId: n.recurringEventId }),
+        ...(n.originalStart === undefined ? {} : { originalStart: n.originalStart.toISOString() }),
         latenessMs,
         redelivered: delivery.redelivered,
       },

@@ -24,18 +24,29 @@ export interface EventStore extends SyncStore {
    * Replaces the fields and bumps the version, atomically with the overlap
    * check (the event never conflicts with itself). With `expectedVersion`,
    * the update applies only if it equals the stored version.
+   *
+   * Series (see docs/RECURRENCE.md): `id` may be an occurrence's id
+   * (recurrence.ts occurrenceId). With scope "this" that occurrence alone
+   * changes (an exception is stored; `fields.recurrence` is ignored); with
+   * "this_and_following" the series ends before it and a new series with
+   * `fields` starts, which is returned. On a series' id the whole series
+   * changes; exceptions whose occurrence the new rule no longer has are
+   * dropped.
    */
   updateEvent(
     userId: string,
     id: string,
     fields: EventFields,
     expectedVersion: number | undefined,
+    scope?: UpdateScope,
   ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>>;
 
+  /** On an occurrence's id, cancels that occurrence; on a series' id, deletes the series. */
   deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>>;
 
   /**
-   * The user's events that overlap the window, ordered by start then id.
+   * The user's events and series occurrences that overlap the window,
+   * ordered by start then id.
    * Returns at most `limit` events; callers ask for one more than they may
    * answer with, to tell "exactly full" from "truncated". With `after`, only
    * the events that come after it in that order (keyset paging).
@@ -52,6 +63,8 @@ export interface EventStore extends SyncStore {
 
   close(): Promise<void>;
 }
+
+export type UpdateScope = "this" | "this_and_following";
 
 /** The service's notion of "now", injectable so tests control time. */
 export type Clock = () => Date;
@@ -73,7 +86,11 @@ export class StoreUnavailableError extends Error {
 /** A reminder whose time has come: what the scheduler publishes. */
 export interface DueReminder {
   userId: string;
+  /** The event's id, or for an occurrence of a series the occurrence's id. */
   eventId: string;
+  /** For an occurrence: the series' id and the occurrence's original start. */
+  seriesId?: string;
+  originalStart?: Date;
   title: string;
   start: Date;
   notifyAt: Date;

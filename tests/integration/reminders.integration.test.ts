@@ -126,6 +126,51 @@ describe("reminders end to end", { timeout: 175_000 }, () => {
       assert.ok(row?.sent, "marked sent in the database");
     });
 
+    e2e("an occurrence of a series gets its reminder on time, exactly once", 25_000, async () => {
+      const u = user("occurrence");
+      // Daily from about an hour from now (a whole second, as series need),
+      // reminded an hour before: the first occurrence's reminder is due in ~4 s.
+      const startMs = Math.ceil((Date.now() + 4000) / 1000) * 1000 + 3_600_000;
+      const { event: series } = await harness()
+        .client(u)
+        .createEvent({
+          event: {
+            ...eventMessage({
+              startMs,
+              durationMs: 1_800_000,
+              notifyBeforeMs: 3_600_000,
+              title: "daily",
+            }),
+            recurrence: ["RRULE:FREQ=DAILY;COUNT=3"],
+            timeZone: "UTC",
+          },
+        });
+      assert.ok(series);
+      const stamp = iso(startMs)
+        .replace(/\.\d{3}Z$/, "Z")
+        .replaceAll("-", "")
+        .replaceAll(":", "");
+      const r: CreatedReminder = {
+        eventId: `${series.id}_${stamp}`,
+        userId: u,
+        startMs,
+        durationMs: 1_800_000,
+        notifyBeforeMs: 3_600_000,
+        notifyAt: new Date(startMs - 3_600_000),
+        version: series.version,
+      };
+      const receipt = await firstReceipt(r);
+      assert.equal(receipt.notificationId, id(r));
+      assertOnTime(r, receipt.receivedAt, receipt.deliveredAt);
+      await sleep(QUIET_MS);
+      assert.equal(harness().receipts.forEvent(r.eventId).length, 1, "delivered more than once");
+      // The next occurrence's reminder is a day away: nothing else arrived.
+      const others = harness().receipts.receipts.filter(
+        (x) => x.userId === u && x.eventId !== r.eventId,
+      );
+      assert.deepEqual(others, []);
+    });
+
     e2e(
       "a malformed message is dead-lettered and the sender keeps delivering",
       30_000,

@@ -157,12 +157,63 @@ export const idArb: fc.Arbitrary<string> = fc.oneof(
       `${randomUUID()}'; --`,
       `{${randomUUID()}}`,
       randomUUID().replaceAll("-", ""),
+      `${randomUUID()}_20260601T070000Z`,
+      `${randomUUID()}_20260230T070000Z`,
+      `${randomUUID()}_99991231T235959Z`,
+      `${randomUUID()}_20260601T070000`,
     ),
+  },
+);
+
+/** Recurrence lines: valid rules, rules the service refuses, and noise. */
+export const recurrenceArb: fc.Arbitrary<string[]> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant<string[]>([]) },
+  {
+    weight: 3,
+    arbitrary: fc.array(
+      fc.oneof(
+        fc.constantFrom(
+          "RRULE:FREQ=WEEKLY;BYDAY=MO",
+          "RRULE:FREQ=DAILY;COUNT=5",
+          "RRULE:FREQ=MONTHLY;BYDAY=-1FR",
+          "RRULE:FREQ=MONTHLY;BYMONTHDAY=31",
+          "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+          "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+          "RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+          "RRULE:FREQ=YEARLY;BYWEEKNO=53;BYDAY=MO",
+          "RRULE:FREQ=WEEKLY;INTERVAL=9999;UNTIL=99991231T235959Z",
+          "RRULE:FREQ=DAILY;UNTIL=99991231T235959Z",
+          "RRULE:FREQ=DAILY;COUNT=1000;BYDAY=MO",
+          "RRULE:FREQ=HOURLY",
+          "RRULE:FREQ=DAILY;COUNT=3;UNTIL=20270101T000000Z",
+          "RRULE:FREQ=DAILY;BYHOUR=9",
+          "RRULE:",
+          "RRULE:FREQ=DAILY;;",
+          "EXDATE:20260601T070000Z",
+          "EXDATE;TZID=Europe/Berlin:20260601T090000,20260608T090000",
+          "EXDATE;TZID=Mars/Olympus:20260601T090000",
+          "RDATE:99991231T235959Z",
+          "RDATE;VALUE=DATE:20260601",
+          "DTSTART:20260601T070000Z",
+        ),
+        hostileString(60),
+      ),
+      { minLength: 1, maxLength: 4 },
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant(Array.from({ length: 101 }, () => "EXDATE:20300101T000000Z")),
   },
 );
 
 export const eventArb: fc.Arbitrary<Event> = fc
   .record({
+    recurrence: recurrenceArb,
+    timeZone: fc.oneof(
+      fc.constantFrom("", "UTC", "Europe/Berlin", "America/New_York", "Mars/Olympus", "+05:00"),
+      hostileString(20),
+    ),
     id: idArb,
     title: titleArb,
     startTime: timestampArb,
@@ -275,6 +326,7 @@ export function requestArb(method: MethodName): fc.Arbitrary<Record<string, unkn
       return fc.record({
         event: fc.option(eventArb, { nil: undefined }),
         expectedVersion: fc.option(int32, { nil: undefined }),
+        scope: fc.oneof(fc.constant(0), fc.constant(1), int32),
       });
     case "GetEvent":
     case "DeleteEvent":

@@ -24,6 +24,10 @@
 // - Creates and moves into a busy time while its blocker is deleted: at most
 //   one wins (only after the delete), every loser's FAILED_PRECONDITION names
 //   an event that really was in the way.
+// - Series against single events: creates of endless weekly series racing
+//   creates of single events on a later occurrence, and moves of one
+//   occurrence (with expected_version) racing creates onto the same time:
+//   one winner each round.
 // - The same id and busy time for many users at once: ids and busy time are
 //   per user, so all succeed, each user seeing only their own.
 import assert from "node:assert/strict";
@@ -381,6 +385,133 @@ describe("concurrency", () => {
         [winner],
         `round ${round}: the day lists the winner alone`,
       );
+    }
+  });
+
+  it("racing series against single events onto one busy time: one winner, the rest FAILED_PRECONDITION", {
+    timeout: 10 * 60_000,
+  }, async () => {
+    const user = `race-${RUN}-series`;
+    await warmUp(user);
+    for (let round = 0; round < ROUNDS; round++) {
+      // Winners are endless weekly series, so each round has a user of its own.
+      const roundUser = `${user}-${round}`;
+      if (round > 0) await warmUp(roundUser);
+      const day = dayOf(Date.UTC(2031, 5, 2), 0); // a Monday
+      const clash = dayOf(day.startMs, 7 * 5); // five weeks on, same weekday
+      // Even clients create an endless weekly series from `day`, odd ones a
+      // single event on `clash`; starts within 30 minutes of 09:00, an hour
+      // long: every pair overlaps (the series on its sixth occurrence).
+      const results = await Promise.all(
+        crowd.map(({ client }, i) => {
+          const offset = 9 * HOUR + ((i * 7) % 30) * MINUTE;
+          const event: EventInit =
+            i % 2 === 0
+              ? {
+                  ...eventAt(day.startMs + offset, HOUR, `Series race ${round}.${i}`),
+                  recurrence: ["RRULE:FREQ=WEEKLY"],
+                  timeZone: "UTC",
+                }
+              : eventAt(clash.startMs + offset, HOUR, `Single race ${round}.${i}`);
+          return answer(client.createEvent({ event }, as(roundUser)));
+        }),
+      );
+      const winners = results.filter((r) => r.ok);
+      const winner = winners[0]?.ok ? winners[0].value.event?.id : undefined;
+      const losersFine = results.filter(
+        (r) =>
+          !r.ok &&
+          r.code === Code.FailedPrecondition &&
+          winner !== undefined &&
+          r.message.includes(winner),
+      ).length;
+      const listed = await listDay(roundUser, clash.date);
+      const listedWinner = listed.map((e) => e.recurringEventId || e.id);
+      const fine =
+        winners.length === 1 &&
+        losersFine === CLIENTS - 1 &&
+        listedWinner.length === 1 &&
+        listedWinner[0] === winner;
+      const odd = results.filter((r) => !(r.ok || r.code === Code.FailedPrecondition));
+      tally.record(
+        "series vs single create race: one winner, others FAILED_PRECONDITION naming it",
+        fine,
+        odd[0] ? describeAnswer(odd[0]) : undefined,
+      );
+      assert.equal(winners.length, 1, `round ${round}: ${winners.length} creates won`);
+      assert.deepEqual(odd.map(describeAnswer).slice(0, 5), [], `round ${round}: odd answers`);
+      assert.equal(losersFine, CLIENTS - 1, `round ${round}: every loser names ${winner}`);
+      assert.deepEqual(listedWinner, [winner], `round ${round}: the day lists the winner alone`);
+    }
+  });
+
+  it("racing moves of a series' occurrence against creates onto one busy time: one winner", {
+    timeout: 10 * 60_000,
+  }, async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const user = `race-${RUN}-occurrence-${round}`;
+      await warmUp(user);
+      const day = dayOf(Date.UTC(2031, 8, 1), 0); // a Monday
+      const series = await eventFrom(
+        firstClient().createEvent(
+          {
+            event: {
+              ...eventAt(day.startMs + 8 * HOUR, HOUR, `Weekly ${round}`),
+              recurrence: ["RRULE:FREQ=WEEKLY"],
+              timeZone: "UTC",
+            },
+          },
+          as(user),
+        ),
+        "create series",
+      );
+      // The third occurrence moves to Wednesday 14:00; half the clients
+      // create single events there instead.
+      const third = dayOf(day.startMs, 14);
+      const occurrenceId = `${series.id}_${new Date(third.startMs + 8 * HOUR)
+        .toISOString()
+        .replace(/\.\d{3}Z$/, "Z")
+        .replaceAll("-", "")
+        .replaceAll(":", "")}`;
+      const target = dayOf(third.startMs, 2);
+      const results = await Promise.all(
+        crowd.map(({ client }, i) => {
+          const start = target.startMs + 14 * HOUR + ((i * 7) % 30) * MINUTE;
+          return i % 2 === 0
+            ? answer(
+                client.updateEvent(
+                  {
+                    event: eventAt(start, HOUR, `Moved ${round}.${i}`, occurrenceId),
+                    // Without it, moves of one occurrence all apply in turn,
+                    // as blind updates of one event do.
+                    expectedVersion: series.version,
+                  },
+                  as(user),
+                ),
+              )
+            : answer(
+                client.createEvent(
+                  { event: eventAt(start, HOUR, `Single ${round}.${i}`) },
+                  as(user),
+                ),
+              );
+        }),
+      );
+      const winners = results.filter((r) => r.ok);
+      // Losing moves get ABORTED once another move changed the occurrence.
+      const odd = results.filter(
+        (r) => !(r.ok || r.code === Code.FailedPrecondition || r.code === Code.Aborted),
+      );
+      const listed = await listDay(user, target.date);
+      const fine = winners.length === 1 && odd.length === 0 && listed.length === 1;
+      tally.record(
+        "occurrence move vs create race: one winner, others FAILED_PRECONDITION or ABORTED",
+        fine,
+        odd[0] ? describeAnswer(odd[0]) : undefined,
+      );
+      assert.equal(winners.length, 1, `round ${round}: ${winners.length} writes won`);
+      assert.deepEqual(odd.map(describeAnswer).slice(0, 5), [], `round ${round}: odd answers`);
+      assert.equal(listed.length, 1, `round ${round}: the day lists one event`);
     }
   });
 

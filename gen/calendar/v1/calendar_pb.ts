@@ -2,8 +2,8 @@
 // @generated from file calendar/v1/calendar.proto (package calendar.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { GetFeedUrlRequestSchema, GetFeedUrlResponseSchema, GetFreeBusyRequestSchema, GetFreeBusyResponseSchema, ImportEventsRequestSchema, ImportEventsResponseSchema, RotateFeedUrlRequestSchema, RotateFeedUrlResponseSchema } from "./interop_pb.js";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file calendar/v1/calendar.proto.
  */
 export const file_calendar_v1_calendar: GenFile = /*@__PURE__*/
-  fileDesc("ChpjYWxlbmRhci92MS9jYWxlbmRhci5wcm90bxILY2FsZW5kYXIudjEi3QIKBUV2ZW50EgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhgKC2Rlc2NyaXB0aW9uGAUgASgJSACIAQESDwoHdXNlcl9pZBgGIAEoCRIwCg1ub3RpZnlfYmVmb3JlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YCiABKAVCDgoMX2Rlc2NyaXB0aW9uIp8BCgxOb3RpZmljYXRpb24SEAoIZXZlbnRfaWQYASABKAkSDQoFdGl0bGUYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdXNlcl9pZBgEIAEoCRItCglub3RpZnlfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjcKEkNyZWF0ZUV2ZW50UmVxdWVzdBIhCgVldmVudBgBIAEoCzISLmNhbGVuZGFyLnYxLkV2ZW50IjgKE0NyZWF0ZUV2ZW50UmVzcG9uc2USIQoFZXZlbnQYASABKAsyEi5jYWxlbmRhci52MS5FdmVudCIdCg9HZXRFdmVudFJlcXVlc3QSCgoCaWQYASABKAkiNQoQR2V0RXZlbnRSZXNwb25zZRIhCgVldmVudBgBIAEoCzISLmNhbGVuZGFyLnYxLkV2ZW50ImsKElVwZGF0ZUV2ZW50UmVxdWVzdBIhCgVldmVudBgBIAEoCzISLmNhbGVuZGFyLnYxLkV2ZW50Eh0KEGV4cGVjdGVkX3ZlcnNpb24YAiABKAVIAIgBAUITChFfZXhwZWN0ZWRfdmVyc2lvbiI4ChNVcGRhdGVFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuY2FsZW5kYXIudjEuRXZlbnQiIAoSRGVsZXRlRXZlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhUKE0RlbGV0ZUV2ZW50UmVzcG9uc2UiNwoUTGlzdERheUV2ZW50c1JlcXVlc3QSDAoEZGF0ZRgBIAEoCRIRCgl0aW1lX3pvbmUYAiABKAkiOwoVTGlzdERheUV2ZW50c1Jlc3BvbnNlEiIKBmV2ZW50cxgBIAMoCzISLmNhbGVuZGFyLnYxLkV2ZW50IjgKFUxpc3RXZWVrRXZlbnRzUmVxdWVzdBIMCgRkYXRlGAEgASgJEhEKCXRpbWVfem9uZRgCIAEoCSI8ChZMaXN0V2Vla0V2ZW50c1Jlc3BvbnNlEiIKBmV2ZW50cxgBIAMoCzISLmNhbGVuZGFyLnYxLkV2ZW50IjkKFkxpc3RNb250aEV2ZW50c1JlcXVlc3QSDAoEZGF0ZRgBIAEoCRIRCgl0aW1lX3pvbmUYAiABKAkiPQoXTGlzdE1vbnRoRXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIuY2FsZW5kYXIudjEuRXZlbnQyxQcKD0NhbGVuZGFyU2VydmljZRJSCgtDcmVhdGVFdmVudBIfLmNhbGVuZGFyLnYxLkNyZWF0ZUV2ZW50UmVxdWVzdBogLmNhbGVuZGFyLnYxLkNyZWF0ZUV2ZW50UmVzcG9uc2UiABJJCghHZXRFdmVudBIcLmNhbGVuZGFyLnYxLkdldEV2ZW50UmVxdWVzdBodLmNhbGVuZGFyLnYxLkdldEV2ZW50UmVzcG9uc2UiABJSCgtVcGRhdGVFdmVudBIfLmNhbGVuZGFyLnYxLlVwZGF0ZUV2ZW50UmVxdWVzdBogLmNhbGVuZGFyLnYxLlVwZGF0ZUV2ZW50UmVzcG9uc2UiABJSCgtEZWxldGVFdmVudBIfLmNhbGVuZGFyLnYxLkRlbGV0ZUV2ZW50UmVxdWVzdBogLmNhbGVuZGFyLnYxLkRlbGV0ZUV2ZW50UmVzcG9uc2UiABJYCg1MaXN0RGF5RXZlbnRzEiEuY2FsZW5kYXIudjEuTGlzdERheUV2ZW50c1JlcXVlc3QaIi5jYWxlbmRhci52MS5MaXN0RGF5RXZlbnRzUmVzcG9uc2UiABJbCg5MaXN0V2Vla0V2ZW50cxIiLmNhbGVuZGFyLnYxLkxpc3RXZWVrRXZlbnRzUmVxdWVzdBojLmNhbGVuZGFyLnYxLkxpc3RXZWVrRXZlbnRzUmVzcG9uc2UiABJeCg9MaXN0TW9udGhFdmVudHMSIy5jYWxlbmRhci52MS5MaXN0TW9udGhFdmVudHNSZXF1ZXN0GiQuY2FsZW5kYXIudjEuTGlzdE1vbnRoRXZlbnRzUmVzcG9uc2UiABJPCgpHZXRGZWVkVXJsEh4uY2FsZW5kYXIudjEuR2V0RmVlZFVybFJlcXVlc3QaHy5jYWxlbmRhci52MS5HZXRGZWVkVXJsUmVzcG9uc2UiABJYCg1Sb3RhdGVGZWVkVXJsEiEuY2FsZW5kYXIudjEuUm90YXRlRmVlZFVybFJlcXVlc3QaIi5jYWxlbmRhci52MS5Sb3RhdGVGZWVkVXJsUmVzcG9uc2UiABJVCgxJbXBvcnRFdmVudHMSIC5jYWxlbmRhci52MS5JbXBvcnRFdmVudHNSZXF1ZXN0GiEuY2FsZW5kYXIudjEuSW1wb3J0RXZlbnRzUmVzcG9uc2UiABJSCgtHZXRGcmVlQnVzeRIfLmNhbGVuZGFyLnYxLkdldEZyZWVCdXN5UmVxdWVzdBogLmNhbGVuZGFyLnYxLkdldEZyZWVCdXN5UmVzcG9uc2UiAGIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_calendar_v1_interop]);
+  fileDesc("ChpjYWxlbmRhci92MS9jYWxlbmRhci5wcm90bxILY2FsZW5kYXIudjEi2QMKBUV2ZW50EgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhgKC2Rlc2NyaXB0aW9uGAUgASgJSACIAQESDwoHdXNlcl9pZBgGIAEoCRIwCg1ub3RpZnlfYmVmb3JlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YCiABKAUSEgoKcmVjdXJyZW5jZRgLIAMoCRIRCgl0aW1lX3pvbmUYDCABKAkSGgoScmVjdXJyaW5nX2V2ZW50X2lkGA0gASgJEjcKE29yaWdpbmFsX3N0YXJ0X3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg4KDF9kZXNjcmlwdGlvbiL0AQoMTm90aWZpY2F0aW9uEhAKCGV2ZW50X2lkGAEgASgJEg0KBXRpdGxlGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3VzZXJfaWQYBCABKAkSLQoJbm90aWZ5X2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJyZWN1cnJpbmdfZXZlbnRfaWQYBiABKAkSNwoTb3JpZ2luYWxfc3RhcnRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNwoSQ3JlYXRlRXZlbnRSZXF1ZXN0EiEKBWV2ZW50GAEgASgLMhIuY2FsZW5kYXIudjEuRXZlbnQiOAoTQ3JlYXRlRXZlbnRSZXNwb25zZRIhCgVldmVudBgBIAEoCzISLmNhbGVuZGFyLnYxLkV2ZW50Ih0KD0dldEV2ZW50UmVxdWVzdBIKCgJpZBgBIAEoCSI1ChBHZXRFdmVudFJlc3BvbnNlEiEKBWV2ZW50GAEgASgLMhIuY2FsZW5kYXIudjEuRXZlbnQi3wEKElVwZGF0ZUV2ZW50UmVxdWVzdBIhCgVldmVudBgBIAEoCzISLmNhbGVuZGFyLnYxLkV2ZW50Eh0KEGV4cGVjdGVkX3ZlcnNpb24YAiABKAVIAIgBARI0CgVzY29wZRgDIAEoDjIlLmNhbGVuZGFyLnYxLlVwZGF0ZUV2ZW50UmVxdWVzdC5TY29wZSI8CgVTY29wZRIVChFTQ09QRV9VTlNQRUNJRklFRBAAEhwKGFNDT1BFX1RISVNfQU5EX0ZPTExPV0lORxABQhMKEV9leHBlY3RlZF92ZXJzaW9uIjgKE1VwZGF0ZUV2ZW50UmVzcG9uc2USIQoFZXZlbnQYASABKAsyEi5jYWxlbmRhci52MS5FdmVudCIgChJEZWxldGVFdmVudFJlcXVlc3QSCgoCaWQYASABKAkiFQoTRGVsZXRlRXZlbnRSZXNwb25zZSI3ChRMaXN0RGF5RXZlbnRzUmVxdWVzdBIMCgRkYXRlGAEgASgJEhEKCXRpbWVfem9uZRgCIAEoCSI7ChVMaXN0RGF5RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIuY2FsZW5kYXIudjEuRXZlbnQiOAoVTGlzdFdlZWtFdmVudHNSZXF1ZXN0EgwKBGRhdGUYASABKAkSEQoJdGltZV96b25lGAIgASgJIjwKFkxpc3RXZWVrRXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIuY2FsZW5kYXIudjEuRXZlbnQiOQoWTGlzdE1vbnRoRXZlbnRzUmVxdWVzdBIMCgRkYXRlGAEgASgJEhEKCXRpbWVfem9uZRgCIAEoCSI9ChdMaXN0TW9udGhFdmVudHNSZXNwb25zZRIiCgZldmVudHMYASADKAsyEi5jYWxlbmRhci52MS5FdmVudDLFBwoPQ2FsZW5kYXJTZXJ2aWNlElIKC0NyZWF0ZUV2ZW50Eh8uY2FsZW5kYXIudjEuQ3JlYXRlRXZlbnRSZXF1ZXN0GiAuY2FsZW5kYXIudjEuQ3JlYXRlRXZlbnRSZXNwb25zZSIAEkkKCEdldEV2ZW50EhwuY2FsZW5kYXIudjEuR2V0RXZlbnRSZXF1ZXN0Gh0uY2FsZW5kYXIudjEuR2V0RXZlbnRSZXNwb25zZSIAElIKC1VwZGF0ZUV2ZW50Eh8uY2FsZW5kYXIudjEuVXBkYXRlRXZlbnRSZXF1ZXN0GiAuY2FsZW5kYXIudjEuVXBkYXRlRXZlbnRSZXNwb25zZSIAElIKC0RlbGV0ZUV2ZW50Eh8uY2FsZW5kYXIudjEuRGVsZXRlRXZlbnRSZXF1ZXN0GiAuY2FsZW5kYXIudjEuRGVsZXRlRXZlbnRSZXNwb25zZSIAElgKDUxpc3REYXlFdmVudHMSIS5jYWxlbmRhci52MS5MaXN0RGF5RXZlbnRzUmVxdWVzdBoiLmNhbGVuZGFyLnYxLkxpc3REYXlFdmVudHNSZXNwb25zZSIAElsKDkxpc3RXZWVrRXZlbnRzEiIuY2FsZW5kYXIudjEuTGlzdFdlZWtFdmVudHNSZXF1ZXN0GiMuY2FsZW5kYXIudjEuTGlzdFdlZWtFdmVudHNSZXNwb25zZSIAEl4KD0xpc3RNb250aEV2ZW50cxIjLmNhbGVuZGFyLnYxLkxpc3RNb250aEV2ZW50c1JlcXVlc3QaJC5jYWxlbmRhci52MS5MaXN0TW9udGhFdmVudHNSZXNwb25zZSIAEk8KCkdldEZlZWRVcmwSHi5jYWxlbmRhci52MS5HZXRGZWVkVXJsUmVxdWVzdBofLmNhbGVuZGFyLnYxLkdldEZlZWRVcmxSZXNwb25zZSIAElgKDVJvdGF0ZUZlZWRVcmwSIS5jYWxlbmRhci52MS5Sb3RhdGVGZWVkVXJsUmVxdWVzdBoiLmNhbGVuZGFyLnYxLlJvdGF0ZUZlZWRVcmxSZXNwb25zZSIAElUKDEltcG9ydEV2ZW50cxIgLmNhbGVuZGFyLnYxLkltcG9ydEV2ZW50c1JlcXVlc3QaIS5jYWxlbmRhci52MS5JbXBvcnRFdmVudHNSZXNwb25zZSIAElIKC0dldEZyZWVCdXN5Eh8uY2FsZW5kYXIudjEuR2V0RnJlZUJ1c3lSZXF1ZXN0GiAuY2FsZW5kYXIudjEuR2V0RnJlZUJ1c3lSZXNwb25zZSIAYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_calendar_v1_interop]);
 
 /**
  * Event is one entry in a user's calendar. It occupies the half-open
@@ -93,6 +93,41 @@ export type Event = Message<"calendar.v1.Event"> & {
    * @generated from field: int32 version = 10;
    */
   version: number;
+
+  /**
+   * Recurring events (fields 11-14). RFC 5545 content lines as Google
+   * Calendar's API takes them: one "RRULE:..." and any number of
+   * "EXDATE..." and "RDATE..." lines (TZID= or UTC "Z" times), at most 100.
+   * Empty: a single event. On a series, start_time is the first start
+   * (DTSTART) and duration every occurrence's length.
+   *
+   * @generated from field: repeated string recurrence = 11;
+   */
+  recurrence: string[];
+
+  /**
+   * IANA time zone the event is anchored in ("Europe/Berlin"). Required with
+   * recurrence: occurrences keep their local time across DST changes.
+   *
+   * @generated from field: string time_zone = 12;
+   */
+  timeZone: string;
+
+  /**
+   * Output only. Set on an occurrence of a series: the series' id. An
+   * occurrence's own id is "<series id>_<original start, 20260601T070000Z>".
+   *
+   * @generated from field: string recurring_event_id = 13;
+   */
+  recurringEventId: string;
+
+  /**
+   * Output only. Set on an occurrence: its start as the series' rule
+   * computes it, whether or not the occurrence was moved.
+   *
+   * @generated from field: google.protobuf.Timestamp original_start_time = 14;
+   */
+  originalStartTime?: Timestamp | undefined;
 };
 
 /**
@@ -135,6 +170,19 @@ export type Notification = Message<"calendar.v1.Notification"> & {
    * @generated from field: google.protobuf.Timestamp notify_at = 5;
    */
   notifyAt?: Timestamp | undefined;
+
+  /**
+   * For an occurrence of a series (event_id is then the occurrence's id):
+   * the series' id and the occurrence's original start.
+   *
+   * @generated from field: string recurring_event_id = 6;
+   */
+  recurringEventId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp original_start_time = 7;
+   */
+  originalStartTime?: Timestamp | undefined;
 };
 
 /**
@@ -230,6 +278,11 @@ export type UpdateEventRequest = Message<"calendar.v1.UpdateEventRequest"> & {
    * @generated from field: optional int32 expected_version = 2;
    */
   expectedVersion?: number | undefined;
+
+  /**
+   * @generated from field: calendar.v1.UpdateEventRequest.Scope scope = 3;
+   */
+  scope: UpdateEventRequest_Scope;
 };
 
 /**
@@ -238,6 +291,35 @@ export type UpdateEventRequest = Message<"calendar.v1.UpdateEventRequest"> & {
  */
 export const UpdateEventRequestSchema: GenMessage<UpdateEventRequest> = /*@__PURE__*/
   messageDesc(file_calendar_v1_calendar, 6);
+
+/**
+ * Which part of a series an update on an occurrence's id changes.
+ *
+ * @generated from enum calendar.v1.UpdateEventRequest.Scope
+ */
+export enum UpdateEventRequest_Scope {
+  /**
+   * On an occurrence's id: that occurrence only. On a series' id: the
+   * whole series (exceptions whose occurrence the new rule lacks are dropped).
+   *
+   * @generated from enum value: SCOPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * On an occurrence's id: the series ends before it, and a new series
+   * with the event's fields starts at it; the new series is returned.
+   *
+   * @generated from enum value: SCOPE_THIS_AND_FOLLOWING = 1;
+   */
+  THIS_AND_FOLLOWING = 1,
+}
+
+/**
+ * Describes the enum calendar.v1.UpdateEventRequest.Scope.
+ */
+export const UpdateEventRequest_ScopeSchema: GenEnum<UpdateEventRequest_Scope> = /*@__PURE__*/
+  enumDesc(file_calendar_v1_calendar, 6, 0);
 
 /**
  * @generated from message calendar.v1.UpdateEventResponse
@@ -435,7 +517,7 @@ export const CalendarService: GenService<{
     output: typeof CreateEventResponseSchema;
   },
   /**
-   * GetEvent returns one event by id.
+   * GetEvent returns one event, series or occurrence by id.
    *
    * @generated from rpc calendar.v1.CalendarService.GetEvent
    */
@@ -455,7 +537,9 @@ export const CalendarService: GenService<{
     output: typeof UpdateEventResponseSchema;
   },
   /**
-   * DeleteEvent removes an event and cancels its reminder.
+   * DeleteEvent removes an event and cancels its reminder. On an
+   * occurrence's id it cancels that occurrence; on a series' id it deletes
+   * the series with its exceptions.
    *
    * @generated from rpc calendar.v1.CalendarService.DeleteEvent
    */

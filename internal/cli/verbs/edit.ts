@@ -1,7 +1,11 @@
-// calctl edit ID [--at WHEN] [--for DURATION] [--title TEXT] [--remind BEFORE|none] [--description TEXT]
+// calctl edit ID [--at WHEN] [--for DURATION] [--title TEXT] [--remind BEFORE|none] [--description TEXT] [--this-and-following]
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { EventSchema, UpdateEventResponseSchema } from "../../../gen/calendar/v1/calendar_pb.js";
+import {
+  EventSchema,
+  UpdateEventRequest_Scope,
+  UpdateEventResponseSchema,
+} from "../../../gen/calendar/v1/calendar_pb.js";
 import { renderAgenda, startAndEnd, styleFor } from "../agenda.js";
 import { UsageError } from "../errors.js";
 import type { Verb } from "../program.js";
@@ -14,7 +18,11 @@ interface EditOptions {
   title?: string;
   remind?: string;
   description?: string;
+  thisAndFollowing?: boolean;
 }
+
+// An occurrence's id: "<series id>_<original start in UTC, 20260601T070000Z>".
+const OCCURRENCE_ID = /_\d{8}T\d{6}Z$/;
 
 export const editVerb: Verb = (program, withContext) => {
   program
@@ -26,14 +34,24 @@ export const editVerb: Verb = (program, withContext) => {
     .option("--title <text>", "new title")
     .option("--remind <before>", 'reminder this long before the start, or "none"')
     .option("--description <text>", 'new notes ("" removes them)')
+    .option(
+      "--this-and-following",
+      "on an occurrence of a series: change it and every later one (the series is split there)",
+    )
     .action(
       withContext<EditOptions>(async (ctx, [id = ""], options) => {
-        if (Object.values(options).every((value) => value === undefined)) {
+        const { thisAndFollowing, ...changes } = options;
+        if (Object.values(changes).every((value) => value === undefined)) {
           throw new UsageError(
             "edit: nothing to change; pass --at, --for, --title, --remind or --description",
           );
         }
         // Checked before anything is sent.
+        if (thisAndFollowing && !OCCURRENCE_ID.test(id)) {
+          throw new UsageError(
+            `--this-and-following: "${id}" is not an occurrence's id; use one that day, week or month lists for a series (SERIESID_20260601T070000Z)`,
+          );
+        }
         const start =
           options.at === undefined ? undefined : parseDateTime(options.at, ctx.timeZone, "--at");
         const seconds = options.for === undefined ? undefined : parseDuration(options.for, "--for");
@@ -65,6 +83,9 @@ export const editVerb: Verb = (program, withContext) => {
         const response = await ctx.calendar.updateEvent({
           event: changed,
           expectedVersion: event.version,
+          scope: thisAndFollowing
+            ? UpdateEventRequest_Scope.THIS_AND_FOLLOWING
+            : UpdateEventRequest_Scope.UNSPECIFIED,
         });
         if (ctx.json) return printJson(ctx, UpdateEventResponseSchema, response);
         const updated = response.event ?? changed;

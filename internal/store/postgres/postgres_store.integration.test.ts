@@ -14,6 +14,7 @@ import { type DueReminder, StoreUnavailableError } from "../store.js";
 import { ManualClock, runEventStoreContract } from "../testing/contract.js";
 import { runFeedStoreContract } from "../testing/feed_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSeriesContract } from "../testing/series_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
 import { connectWithRetry, DatabaseConnectError, serverPoolOptions } from "./connect.js";
 import { isConnectionError } from "./errors.js";
@@ -106,6 +107,11 @@ runFeedStoreContract("postgres (server)", async () => ({
 }));
 
 runPostgresStoreChecks("server", mainPool);
+
+runSeriesContract("postgres (server)", async (clock) => {
+  const store = new PostgresEventStore(await mainPool(), { clock });
+  return { events: store, reminders: store, dispose: async () => {} };
+});
 
 runSyncStoreContract("postgres (server)", async (clock) => {
   const store = new PostgresEventStore(await mainPool(), { clock });
@@ -207,7 +213,13 @@ describe("migrations on a server", () => {
     const appliedBy = results.map((r) => r.applied);
     assert.deepEqual(
       appliedBy.flat().sort(),
-      ["0001_events", "0002_reminder_dispatch", "0004_sync", "0005_feed_secrets"],
+      [
+        "0001_events",
+        "0002_reminder_dispatch",
+        "0003_recurring_events",
+        "0004_sync",
+        "0005_feed_secrets",
+      ],
       JSON.stringify(appliedBy),
     );
 
@@ -219,6 +231,7 @@ describe("migrations on a server", () => {
     assert.deepEqual(recorded.map((row) => row.name).sort(), [
       "0001_events",
       "0002_reminder_dispatch",
+      "0003_recurring_events",
       "0004_sync",
       "0005_feed_secrets",
     ]);
@@ -604,7 +617,12 @@ describe("reminder dispatch on a server", () => {
               ${instant(sql, new Date("2026-09-01T16:00:00Z"))}, 9000000,
               ${instant(sql, new Date("2026-09-01T12:30:00Z"))}, now(), now(), now(), 1)`;
     assert.deepEqual(await runMigrations(sql, logger), {
-      applied: ["0002_reminder_dispatch", "0004_sync", "0005_feed_secrets"],
+      applied: [
+        "0002_reminder_dispatch",
+        "0003_recurring_events",
+        "0004_sync",
+        "0005_feed_secrets",
+      ],
     });
     const store = new PostgresReminderStore(sql);
     const titles: string[] = [];

@@ -17,6 +17,7 @@ import { openEventStore } from "../open.js";
 import { runEventStoreContract } from "../testing/contract.js";
 import { runFeedStoreContract } from "../testing/feed_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
+import { runSeriesContract } from "../testing/series_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
 import {
   connectWithRetry,
@@ -91,6 +92,12 @@ runSyncStoreContract("postgres (embedded PGlite)", async (clock) => {
 });
 
 runPostgresStoreChecks("embedded PGlite", async () => (await sharedDatabase()).database.sql);
+
+runSeriesContract("postgres (embedded PGlite)", async (clock) => {
+  const { database } = await sharedDatabase();
+  const store = new PostgresEventStore(database.sql, { clock });
+  return { events: store, reminders: store, dispose: async () => {} };
+});
 
 // Dispatch and cleanup act on the whole table, so each test of this contract
 // starts from an empty one. PGlite has a single database and session, hence

@@ -9,16 +9,24 @@
 // racing (and name the conflicting event), and two writers of one user never
 // wait on each other's index entries, which is how concurrent inserts under
 // an exclusion constraint deadlock. Writes of different users do not contend.
+import { randomUUID } from "node:crypto";
 import type { Sql } from "postgres";
 import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../../domain/errors.js";
 import {
   type CalendarEvent,
   type EventFields,
   eventEnd,
+  isSeries,
   notifyAt,
   sameFields,
   type TimeWindow,
 } from "../../domain/event.js";
+import {
+  parseOccurrenceId,
+  recurrenceEndingBefore,
+  recurrenceFrom,
+  Schedule,
+} from "../../domain/recurrence.js";
 import { err, ok, type Result } from "../../domain/result.js";
 import {
   type Clock,
@@ -27,6 +35,7 @@ import {
   type ReminderStore,
   StoreUnavailableError,
   systemClock,
+  type UpdateScope,
 } from "../store.js";
 import type {
   ChangePage,
@@ -45,6 +54,21 @@ import type { Db } from "./db.js";
 import { errorMessage, hasSqlState, SqlState, unlessUnavailable } from "./errors.js";
 import { PostgresReminderStore } from "./reminder_store.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
+import {
+  busyConflict,
+  exceptionRowId,
+  type Located,
+  locate,
+  locateFrom,
+  locateQuery,
+  occurrencesIn,
+  recurrenceOf,
+  seriesNotifyCursor,
+  seriesOverlapping,
+  seriesQuery,
+  toSeriesList,
+  writeRow,
+} from "./series.js";
 import * as sync from "./sync_store.js";
 
 // First key of the two-key advisory lock space, reserved for per-user write
@@ -114,33 +138,33 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     return this.#call("create event", (deadline) =>
       retryOnLostRace(() =>
         inTransaction(this.#sql, deadline, async (tx): Promise<Created> => {
+          const limit = () => deadline.limit(tx);
           await lockUser(tx, deadline, userId);
-          deadline.limit(tx);
+          limit();
           const [existing] = await tx<EventRow[]>`
             select ${eventColumns(tx)} from events where user_id = ${userId} and id = ${id}`;
           if (existing) {
             const stored = toEvent(existing);
             return sameFields(stored, fields) ? ok(stored) : err({ kind: "already_exists", id });
           }
-          deadline.limit(tx);
-          const conflictingId = await findConflict(tx, userId, fields, undefined);
-          if (conflictingId) return err({ kind: "overlap", conflictingId });
+          const conflict = await busyConflict(tx, userId, fields, { limit });
+          if (conflict) return err(conflict);
 
           const now = this.#clock();
-          const reminder = notifyAt(fields);
-          deadline.limit(tx);
-          const [row] = await tx<EventRow[]>`
-            insert into events (
-              user_id, id, title, description, start_time, end_time,
-              notify_before_ms, notify_at, created_at, updated_at, version)
-            values (
-              ${userId}, ${id}, ${fields.title}, ${fields.description ?? null},
-              ${instant(tx, fields.start)}, ${instant(tx, eventEnd(fields))},
-              ${fields.notifyBeforeMs ?? null}::int8,
-              ${reminder ? instant(tx, reminder) : null},
-              ${instant(tx, now)}, ${instant(tx, now)}, 1)
-            returning ${eventColumns(tx)}`;
-          return ok(toEvent(returned(row)));
+          const row = await writeRow(
+            tx,
+            userId,
+            id,
+            fields,
+            {
+              version: 1,
+              createdAt: now,
+              updatedAt: now,
+              notifyAt: notifyAtOf(fields, fields.start),
+            },
+            limit,
+          );
+          return ok(toEvent(row));
         }),
       ),
     );
@@ -148,13 +172,11 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
     return this.#call("get event", async (deadline) => {
-      const [row] = await inReadTransaction(
-        this.#sql,
-        deadline,
-        (db) => db<EventRow[]>`
-          select ${eventColumns(db)} from events where user_id = ${userId} and id = ${id}`,
+      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
+        locateQuery(db, userId, id),
       );
-      return row ? ok(toEvent(row)) : err({ kind: "not_found", id });
+      const found = locateFrom(rows, id);
+      return found && !found.cancelled ? ok(found.event) : err({ kind: "not_found", id });
     });
   }
 
@@ -163,63 +185,57 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     id: string,
     fields: EventFields,
     expectedVersion: number | undefined,
+    scope: UpdateScope = "this",
   ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
     type Outcome = Result<CalendarEvent, NotFound | Overlap | VersionMismatch>;
     return this.#call("update event", async (deadline) => {
       for (let attempt = 1; ; attempt++) {
         try {
           return await inTransaction(this.#sql, deadline, async (tx): Promise<Outcome> => {
+            const limit = () => deadline.limit(tx);
             await lockUser(tx, deadline, userId);
-            const reminder = notifyAt(fields);
-            const start = instant(tx, fields.start);
-            const notifyBefore = fields.notifyBeforeMs ?? null;
-            const expected = expectedVersion ?? null;
-            // One conditional statement: the version check, the write and the
-            // exclusion check happen together. A reminder already sent (or
-            // skipped, its event having started) stays so unless the update
-            // moves it (new start or new offset): then it is due again. A
-            // dispatch holding the row makes this wait for its commit, so
-            // its mark cannot land after (and undo) the re-arm.
-            deadline.limit(tx);
-            const [row] = await tx<EventRow[]>`
-              update events set
-                title = ${fields.title},
-                description = ${fields.description ?? null},
-                start_time = ${start},
-                end_time = ${instant(tx, eventEnd(fields))},
-                notify_before_ms = ${notifyBefore}::int8,
-                notify_at = ${reminder ? instant(tx, reminder) : null},
-                reminder_sent_at = case
-                  when start_time = ${start}
-                    and notify_before_ms is not distinct from ${notifyBefore}::int8
-                  then reminder_sent_at
-                end,
-                reminder_skipped_at = case
-                  when start_time = ${start}
-                    and notify_before_ms is not distinct from ${notifyBefore}::int8
-                  then reminder_skipped_at
-                end,
-                updated_at = ${instant(tx, this.#clock())},
-                version = version + 1
-              where user_id = ${userId} and id = ${id}
-                and (${expected}::int4 is null or version = ${expected}::int4)
-              returning ${eventColumns(tx)}`;
-            if (row) return ok(toEvent(row));
-            // Nothing matched: tell a missing event from a stale version.
-            deadline.limit(tx);
-            const [current] = await tx<{ version: number }[]>`
-              select version from events where user_id = ${userId} and id = ${id}`;
-            if (!current || expectedVersion === undefined) return err({ kind: "not_found", id });
-            return err({
-              kind: "version_mismatch",
-              expected: expectedVersion,
-              actual: current.version,
+            const found = await locate(tx, userId, id, true, limit);
+            if (!found || found.cancelled) return err({ kind: "not_found", id });
+            const stored = found.event;
+            if (expectedVersion !== undefined && expectedVersion !== stored.version) {
+              return err({
+                kind: "version_mismatch",
+                expected: expectedVersion,
+                actual: stored.version,
+              });
+            }
+            const now = this.#clock();
+            if (found.series && found.originalStart) {
+              return this.#updateOccurrence(tx, limit, userId, found, fields, scope, now);
+            }
+            if (isSeries(stored)) {
+              return this.#updateSeries(tx, limit, userId, stored, fields, now);
+            }
+            const conflict = await busyConflict(tx, userId, fields, {
+              skipIds: [stored.id],
+              limit,
             });
+            if (conflict) return err(conflict);
+            const row = await writeRow(
+              tx,
+              userId,
+              stored.id,
+              fields,
+              {
+                version: stored.version + 1,
+                createdAt: stored.createdAt,
+                updatedAt: now,
+                notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
+              },
+              limit,
+            );
+            return ok(toEvent(row));
           });
         } catch (error) {
           if (hasSqlState(error, SqlState.exclusionViolation)) {
-            // The update would overlap another event. The transaction is
-            // aborted, so look the conflict up afresh on the pool.
+            // The update would overlap an event written by a writer that
+            // skipped our lock. The transaction is aborted, so look the
+            // conflict up afresh on the pool.
             const [conflicting] = await inReadTransaction(this.#sql, deadline, (db) =>
               conflictsWith(db, userId, fields, id),
             );
@@ -235,16 +251,227 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     });
   }
 
+  /** An occurrence: this one alone (an exception), or this and following (a split). */
+  async #updateOccurrence(
+    tx: Db,
+    limit: () => void,
+    userId: string,
+    found: Located,
+    fields: EventFields,
+    scope: UpdateScope,
+    now: Date,
+  ): Promise<Result<CalendarEvent, Overlap>> {
+    const series = found.series as CalendarEvent;
+    const originalStart = found.originalStart as Date;
+    const schedule = Schedule.of(series.start, recurrenceOf(series));
+    const isFirst = schedule.first()?.getTime() === originalStart.getTime();
+    if (scope === "this_and_following" && isFirst) {
+      return this.#updateSeries(tx, limit, userId, series, fields, now);
+    }
+    if (scope === "this_and_following") {
+      const kept = recurrenceEndingBefore(recurrenceOf(series), originalStart);
+      const newFields: EventFields = isSeries(fields)
+        ? fields
+        : {
+            ...fields,
+            recurrence: recurrenceFrom(recurrenceOf(series), schedule, originalStart).lines,
+            timeZone: fields.timeZone ?? series.timeZone,
+          };
+      const truncated: EventFields = { ...series, recurrence: kept.lines };
+      // Exceptions from the split on go with the old series' tail.
+      limit();
+      const dropped = await tx<{ id: string }[]>`
+        select id from events
+        where user_id = ${userId} and recurring_event_id = ${series.id}
+          and original_start >= ${instant(tx, originalStart)}`;
+      const droppedIds = dropped.map((row) => row.id);
+      const [remaining] = await seriesOverlapping(
+        tx,
+        userId,
+        { start: series.start, end: undefined },
+        droppedIds,
+        limit,
+      ).then((all) => all.filter((s) => s.series.id === series.id));
+      const truncatedBusy = {
+        ...(remaining?.busy as NonNullable<typeof remaining>["busy"]),
+        recurrence: kept,
+      };
+      const conflict = await busyConflict(tx, userId, newFields, {
+        limit,
+        skipIds: [series.id, ...droppedIds],
+        extraSeries: remaining ? [truncatedBusy] : [],
+      });
+      if (conflict) return err(conflict);
+      limit();
+      limit();
+      await tx`delete from events where user_id = ${userId} and id = any(${droppedIds}::uuid[])`;
+      await writeRow(
+        tx,
+        userId,
+        series.id,
+        truncated,
+        {
+          version: series.version + 1,
+          createdAt: series.createdAt,
+          updatedAt: now,
+          notifyAt: notifyAtOf(truncated, minDate(now, truncated.start)),
+        },
+        limit,
+      );
+      const row = await writeRow(
+        tx,
+        userId,
+        randomUUID(),
+        newFields,
+        {
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+          notifyAt: notifyAtOf(newFields, minDate(now, newFields.start)),
+        },
+        limit,
+      );
+      return ok(toEvent(row));
+    }
+    const exceptionFields: EventFields = {
+      ...fields,
+      recurrence: undefined,
+      timeZone: fields.timeZone ?? series.timeZone,
+    };
+    const rowId = found.rowId ?? exceptionRowId(series.id, originalStart);
+    const conflict = await busyConflict(tx, userId, exceptionFields, {
+      limit,
+      skipIds: [rowId],
+      self: { seriesId: series.id, originalStart },
+    });
+    if (conflict) return err(conflict);
+    // The series' cursor has passed this occurrence: its reminder went (or
+    // was skipped). Unless the edit moves the reminder, it stays sent.
+    limit();
+    const seriesCursor = await tx<{ notify_ms: number | null }[]>`
+      select round(extract(epoch from notify_at) * 1000)::float8 as notify_ms
+      from events where user_id = ${userId} and id = ${series.id}`;
+    const cursor = seriesCursor[0]?.notify_ms ?? null;
+    const occurrenceNotify =
+      series.notifyBeforeMs === undefined
+        ? undefined
+        : originalStart.getTime() - series.notifyBeforeMs;
+    const alreadyReminded =
+      !found.exception &&
+      cursor !== null &&
+      occurrenceNotify !== undefined &&
+      cursor > occurrenceNotify &&
+      exceptionFields.start.getTime() === originalStart.getTime() &&
+      exceptionFields.notifyBeforeMs === series.notifyBeforeMs;
+    const row = await writeRow(
+      tx,
+      userId,
+      rowId,
+      exceptionFields,
+      {
+        version: found.event.version + 1,
+        createdAt: found.exception?.createdAt ?? now,
+        updatedAt: now,
+        notifyAt: notifyAtOf(exceptionFields, exceptionFields.start),
+        recurringEventId: series.id,
+        originalStart,
+        ...(alreadyReminded ? { reminderSentAt: now } : {}),
+      },
+      limit,
+    );
+    return ok(toEvent(row));
+  }
+
+  /** The whole series: exceptions whose occurrence the new rule lacks are dropped. */
+  async #updateSeries(
+    tx: Db,
+    limit: () => void,
+    userId: string,
+    series: CalendarEvent,
+    fields: EventFields,
+    now: Date,
+  ): Promise<Result<CalendarEvent, Overlap>> {
+    limit();
+    const exceptions = (
+      await tx<(EventRow & { cancelled: boolean })[]>`
+        select ${eventColumns(tx)}, cancelled from events
+        where user_id = ${userId} and recurring_event_id = ${series.id}`
+    ).map((row) => ({ row, event: toEvent(row) }));
+    const schedule = isSeries(fields) ? Schedule.of(fields.start, recurrenceOf(fields)) : undefined;
+    const kept = exceptions.filter((e) => schedule?.hasOccurrenceAt(e.event.originalStart as Date));
+    const droppedIds = exceptions.filter((e) => !kept.includes(e)).map((e) => e.row.id);
+    const conflict = await busyConflict(tx, userId, fields, {
+      limit,
+      skipIds: [series.id, ...exceptions.map((e) => e.row.id)],
+      overridden: new Set(kept.map((e) => (e.event.originalStart as Date).getTime())),
+      extraSingles: kept
+        .filter((e) => !e.row.cancelled)
+        .map((e) => ({ id: e.event.id, start: e.event.start, end: eventEnd(e.event) })),
+    });
+    if (conflict) return err(conflict);
+    limit();
+    await tx`delete from events where user_id = ${userId} and id = any(${droppedIds}::uuid[])`;
+    const row = await writeRow(
+      tx,
+      userId,
+      series.id,
+      fields,
+      {
+        version: series.version + 1,
+        createdAt: series.createdAt,
+        updatedAt: now,
+        notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
+      },
+      limit,
+    );
+    return ok(toEvent(row));
+  }
+
   deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
-    // A single statement, but in a transaction all the same: one that the
-    // deadline can keep from committing. It needs no user lock, as removing
-    // an event cannot create an overlap.
-    return this.#call("delete event", (deadline) =>
+    if (!parseOccurrenceId(id)) {
+      // A single statement, but in a transaction all the same: one that the
+      // deadline can keep from committing. It needs no user lock, as removing
+      // an event cannot create an overlap. A series' exceptions go with it
+      // (foreign key, on delete cascade).
+      return this.#call("delete event", (deadline) =>
+        inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
+          deadline.limit(tx);
+          const deleted = await tx`
+            delete from events
+            where user_id = ${userId} and id = ${id} and recurring_event_id is null
+            returning id`;
+          return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
+        }),
+      );
+    }
+    // An occurrence: cancelled by an exception row that keeps the rule from generating it.
+    return this.#call("cancel occurrence", (deadline) =>
       inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
-        deadline.limit(tx);
-        const deleted = await tx`
-          delete from events where user_id = ${userId} and id = ${id} returning id`;
-        return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
+        const limit = () => deadline.limit(tx);
+        await lockUser(tx, deadline, userId);
+        const found = await locate(tx, userId, id, true, limit);
+        if (!found || found.cancelled || !found.series || !found.originalStart) {
+          return err({ kind: "not_found", id });
+        }
+        const now = this.#clock();
+        const { recurrence: _, ...occurrence } = found.event;
+        await writeRow(
+          tx,
+          userId,
+          found.rowId ?? exceptionRowId(found.series.id, found.originalStart),
+          { ...occurrence, notifyBeforeMs: undefined },
+          {
+            version: found.event.version + 1,
+            createdAt: found.exception?.createdAt ?? now,
+            updatedAt: now,
+            notifyAt: null,
+            recurringEventId: found.series.id,
+            originalStart: found.originalStart,
+            cancelled: true,
+          },
+          limit,
+        );
+        return ok(undefined);
       }),
     );
   }
@@ -259,10 +486,23 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     // Postgres refuses to build a range whose end precedes its start.
     if (!(window.start < window.end)) return Promise.resolve([]);
     return this.#call("list events", async (deadline) => {
-      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
-        eventsInWindow(db, userId, window, limit, after),
-      );
-      return rows.map(toEvent);
+      // Single events and the user's series, read side by side.
+      const [rows, seriesRows] = await Promise.all([
+        inReadTransaction(this.#sql, deadline, (db) =>
+          eventsInWindow(db, userId, window, limit, after),
+        ),
+        inReadTransaction(this.#sql, deadline, (db) => seriesQuery(db, userId, window, [])),
+      ]);
+      const events = rows.map(toEvent);
+      if (seriesRows.length === 0) return events;
+      for (const { series: s, busy } of toSeriesList(seriesRows)) {
+        events.push(
+          ...occurrencesIn(s, busy.overridden, window).filter(
+            (o) => after === undefined || byStartThenId(o, after) > 0,
+          ),
+        );
+      }
+      return events.sort(byStartThenId).slice(0, limit);
     });
   }
 
@@ -345,6 +585,7 @@ export function eventsInWindow(
   return db<EventRow[]>`
     select ${eventColumns(db)} from events
     where ${overlapping(db, userId, window)} ${afterCursor}
+      and recurrence is null and not cancelled
     order by start_time, id
     limit ${limit}`;
 }
@@ -362,23 +603,13 @@ function overlapping(db: Db, userId: string, window: TimeWindow) {
       && tstzrange(${instant(db, window.start)}, ${instant(db, window.end)}, '[)')`;
 }
 
-/** The earliest event (by start, then id) of the user that `fields` would overlap. */
-async function findConflict(
-  db: Db,
-  userId: string,
-  fields: EventFields,
-  exceptId: string | undefined,
-): Promise<string | undefined> {
-  const [row] = await conflictsWith(db, userId, fields, exceptId);
-  return row?.id;
-}
-
-/** The query behind findConflict: at most one row. */
+/** The earliest event (by start, then id) of the user that `fields` would overlap: at most one row. */
 function conflictsWith(db: Db, userId: string, fields: EventFields, exceptId: string | undefined) {
   const window = { start: fields.start, end: eventEnd(fields) };
   return db<{ id: string }[]>`
     select id from events
     where ${overlapping(db, userId, window)}
+      and recurrence is null and not cancelled
       and (${exceptId ?? null}::uuid is null or id <> ${exceptId ?? null}::uuid)
     order by start_time, id
     limit 1`;
@@ -411,7 +642,19 @@ async function retryOnLostRace<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
-function returned(row: EventRow | undefined): EventRow {
-  if (!row) throw new Error("insert ... returning produced no row");
-  return row;
+/** The reminder column of a row: a single event's notify_at, or a series' cursor from `from`. */
+function notifyAtOf(fields: EventFields, from: Date): Date | null | "infinity" {
+  if (isSeries(fields)) return seriesNotifyCursor(fields, from);
+  return notifyAt(fields) ?? null;
+}
+
+function minDate(a: Date, b: Date): Date {
+  return a < b ? a : b;
+}
+
+function byStartThenId(
+  a: Pick<CalendarEvent, "start" | "id">,
+  b: Pick<CalendarEvent, "start" | "id">,
+): number {
+  return a.start.getTime() - b.start.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

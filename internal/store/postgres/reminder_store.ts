@@ -16,11 +16,13 @@
 // process waits for it. That is correct, but `publish` must never call the
 // store itself, or it waits forever for its own transaction.
 import type { Sql } from "postgres";
-import { reminderMissed } from "../../domain/event.js";
+import { REMINDER_GRACE_MS, reminderMissed } from "../../domain/event.js";
+import { occurrenceId, Schedule } from "../../domain/recurrence.js";
 import type { DueReminder, ReminderStore } from "../store.js";
 import type { Db } from "./db.js";
 import { unlessUnavailable } from "./errors.js";
 import { instant } from "./rows.js";
+import { seriesNotifyCursor } from "./series.js";
 
 /** What the dispatch scan returns for each claimed reminder. */
 interface DueRow {
@@ -31,6 +33,13 @@ interface DueRow {
   title: string;
   start_ms: number;
   notify_ms: number;
+  notify_before_ms: number | null;
+  /** Set on a series row, whose notify_at is the cursor of its occurrences' reminders. */
+  recurrence: string[] | null;
+  time_zone: string | null;
+  /** Set on an exception row: the reminder is an occurrence's. */
+  recurring_event_id: string | null;
+  original_start_ms: number | null;
 }
 
 /**
@@ -50,7 +59,10 @@ export function dueRemindersQuery(db: Db, now: Date, limit: number) {
   return db<DueRow[]>`
     select ctid::text as ctid, user_id, id, title,
            round(extract(epoch from start_time) * 1000)::float8 as start_ms,
-           round(extract(epoch from notify_at) * 1000)::float8 as notify_ms
+           round(extract(epoch from notify_at) * 1000)::float8 as notify_ms,
+           notify_before_ms::float8 as notify_before_ms, recurrence, time_zone,
+           recurring_event_id,
+           round(extract(epoch from original_start) * 1000)::float8 as original_start_ms
     from events
     where notify_at is not null
       and reminder_sent_at is null
@@ -108,19 +120,31 @@ export class PostgresReminderStore implements ReminderStore {
       return await unlessUnavailable("dispatch reminders", () =>
         this.#sql.begin(async (tx) => {
           const rows = await dueRemindersQuery(tx, now, limit);
+          const seriesRows = rows.filter((row) => row.recurrence !== null);
+          const singleRows = rows.filter((row) => row.recurrence === null);
           // The rule for "too late" lives in the domain, shared with the memory store.
           const missed = (row: DueRow) =>
             reminderMissed(new Date(row.start_ms), new Date(row.notify_ms), now);
-          const started = rows.filter(missed);
-          const due = rows.filter((row) => !missed(row));
+          const started = singleRows.filter(missed);
+          const due = singleRows.filter((row) => !missed(row));
+          // A series row stands for its occurrences whose reminder fell due
+          // since its cursor; a series with none left to send is "skipped".
+          const occurrences = await dueOccurrences(tx, seriesRows, now);
+          const seriesSkipped = seriesRows.filter((row) => !occurrences.has(row));
 
           if (started.length > 0) await markStatement(tx, "skipped", now, started);
 
           let sent = 0;
-          if (due.length > 0) {
+          const toPublish = [
+            ...due.map((row) => ({ row, reminder: toDueReminder(row) })),
+            ...[...occurrences].flatMap(([row, reminders]) =>
+              reminders.map((reminder) => ({ row, reminder })),
+            ),
+          ];
+          if (toPublish.length > 0) {
             let confirmed: DueReminder[];
             try {
-              confirmed = await publish(due.map(toDueReminder));
+              confirmed = await publish(toPublish.map((p) => p.reminder));
             } catch (error) {
               // Rethrown so that sql.begin rolls back: nothing is marked,
               // not even the skips, and everything is claimed again later.
@@ -129,17 +153,27 @@ export class PostgresReminderStore implements ReminderStore {
             }
             // Only reminders this dispatch claimed can be marked (we hold
             // their locks); anything else `publish` returns is ignored.
-            const byKey = new Map(due.map((row) => [key(row.user_id, row.id), row]));
-            const confirmedRows = new Set<DueRow>();
-            for (const reminder of confirmed) {
-              const row = byKey.get(key(reminder.userId, reminder.eventId));
-              if (row) confirmedRows.add(row);
+            const confirmedKeys = new Set(confirmed.map((r) => key(r.userId, r.eventId)));
+            const confirmedRows = due.filter((row) =>
+              confirmedKeys.has(key(row.user_id, toDueReminder(row).eventId)),
+            );
+            if (confirmedRows.length > 0) {
+              sent = (await markStatement(tx, "sent", now, confirmedRows)).count;
             }
-            if (confirmedRows.size > 0) {
-              sent = (await markStatement(tx, "sent", now, [...confirmedRows])).count;
+            // A series' cursor moves on only when all its due occurrences went.
+            for (const [row, reminders] of occurrences) {
+              if (reminders.every((r) => confirmedKeys.has(key(r.userId, r.eventId)))) {
+                await advanceCursor(tx, row, now);
+                sent += 1;
+              }
             }
           }
-          return { claimed: rows.length, sent, skipped: started.length };
+          for (const row of seriesSkipped) await advanceCursor(tx, row, now);
+          return {
+            claimed: rows.length,
+            sent,
+            skipped: started.length + seriesSkipped.length,
+          };
         }),
       );
     } catch (error) {
@@ -183,6 +217,18 @@ export function markStatement(
 }
 
 function toDueReminder(row: DueRow): DueReminder {
+  if (row.recurring_event_id !== null && row.original_start_ms !== null) {
+    const originalStart = new Date(row.original_start_ms);
+    return {
+      userId: row.user_id,
+      eventId: occurrenceId(row.recurring_event_id, originalStart),
+      seriesId: row.recurring_event_id,
+      originalStart,
+      title: row.title,
+      start: new Date(row.start_ms),
+      notifyAt: new Date(row.notify_ms),
+    };
+  }
   return {
     userId: row.user_id,
     eventId: row.id,
@@ -190,6 +236,71 @@ function toDueReminder(row: DueRow): DueReminder {
     start: new Date(row.start_ms),
     notifyAt: new Date(row.notify_ms),
   };
+}
+
+function seriesFields(row: DueRow) {
+  return {
+    start: new Date(row.start_ms),
+    recurrence: row.recurrence ?? [],
+    timeZone: row.time_zone ?? "UTC",
+    notifyBeforeMs: row.notify_before_ms ?? 0,
+  };
+}
+
+/**
+ * For each claimed series row, the reminders of its occurrences due from
+ * its cursor up to `now` and not too late to send, leaving out occurrences
+ * that have an exception (those carry their own reminder).
+ */
+async function dueOccurrences(
+  db: Db,
+  seriesRows: readonly DueRow[],
+  now: Date,
+): Promise<Map<DueRow, DueReminder[]>> {
+  const result = new Map<DueRow, DueReminder[]>();
+  for (const row of seriesRows) {
+    const fields = seriesFields(row);
+    const notifyBefore = fields.notifyBeforeMs;
+    const cursorStart = row.notify_ms + notifyBefore;
+    const from = Math.max(cursorStart, now.getTime() - notifyBefore - REMINDER_GRACE_MS);
+    const starts = Schedule.of(fields.start, {
+      lines: fields.recurrence,
+      timeZone: fields.timeZone,
+    })
+      .startsBetween(new Date(from), new Date(now.getTime() + notifyBefore + 1))
+      .filter((start) => !reminderMissed(start, new Date(start.getTime() - notifyBefore), now));
+    if (starts.length === 0) continue;
+    const overridden = await db<{ ms: number }[]>`
+      select round(extract(epoch from original_start) * 1000)::float8 as ms from events
+      where user_id = ${row.user_id} and recurring_event_id = ${row.id}
+        and original_start >= ${instant(db, new Date(from))}`;
+    const skip = new Set(overridden.map((o) => Number(o.ms)));
+    const reminders = starts
+      .filter((start) => !skip.has(start.getTime()))
+      .map((start) => ({
+        userId: row.user_id,
+        eventId: occurrenceId(row.id, start),
+        seriesId: row.id,
+        originalStart: start,
+        title: row.title,
+        start,
+        notifyAt: new Date(start.getTime() - notifyBefore),
+      }));
+    if (reminders.length > 0) result.set(row, reminders);
+  }
+  return result;
+}
+
+/** Moves a claimed series row's cursor past `now`: to its next occurrence's reminder. */
+async function advanceCursor(db: Db, row: DueRow, now: Date): Promise<void> {
+  const fields = seriesFields(row);
+  const next = seriesNotifyCursor(
+    { ...fields, notifyBeforeMs: fields.notifyBeforeMs },
+    new Date(now.getTime() + fields.notifyBeforeMs + 1),
+  );
+  const notifyAt =
+    next === "infinity" || next === null ? db`'infinity'::timestamptz` : instant(db, next);
+  await db`update events set notify_at = ${notifyAt} where ctid = ${row.ctid}::tid`;
 }
 
 function key(userId: string, eventId: string): string {

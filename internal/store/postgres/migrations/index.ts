@@ -5,12 +5,14 @@
 import type { Migration } from "../migrate.js";
 import { migration0001 } from "./0001_events.js";
 import { migration0002 } from "./0002_reminder_dispatch.js";
+import { migration0003 } from "./0003_recurring_events.js";
 import { migration0004 } from "./0004_sync.js";
 import { migration0005 } from "./0005_feed_secrets.js";
 
 export const migrations: readonly Migration[] = [
   migration0001,
   migration0002,
+  migration0003,
   migration0004,
   migration0005,
 ];
