@@ -3,6 +3,9 @@
 // and exit status.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Started, startCalService, waitForLog } from "../internal/testing/process.js";
@@ -33,7 +36,11 @@ describe("calctl against a running api", () => {
   });
 
   /** calctl with stdout and stderr on pipes, as in a script. */
-  function calctl(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  function calctl(
+    args: string[],
+    env: Record<string, string> = {},
+    input?: string,
+  ): Promise<Outcome> {
     const child = spawn(process.execPath, ["--import", "tsx", CALCTL, ...args], {
       env: {
         PATH: process.env.PATH ?? "",
@@ -43,7 +50,7 @@ describe("calctl against a running api", () => {
         ...env,
       },
     });
-    child.stdin.end();
+    child.stdin.end(input);
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -360,10 +367,187 @@ describe("calctl against a running api", () => {
     assert.equal(await exited, 0);
   });
 
+  const ics = (...events: string[]) =>
+    [
+      "BEGIN:VCALENDAR",
+      "VERSION:2.0",
+      "PRODID:-//calctl test//EN",
+      ...events.flatMap((body) => ["BEGIN:VEVENT", body, "END:VEVENT"]),
+      "END:VCALENDAR",
+      "",
+    ].join("\r\n");
+  const planning = [
+    "UID:planning@example.com",
+    "DTSTAMP:20300101T000000Z",
+    "DTSTART:20300204T150000Z",
+    "DTEND:20300204T160000Z",
+    "SUMMARY:Planning",
+  ].join("\r\n");
+  const weekly = [
+    "UID:weekly@example.com",
+    "DTSTAMP:20300101T000000Z",
+    "DTSTART:20300205T150000Z",
+    "DTEND:20300205T160000Z",
+    "RRULE:FREQ=WEEKLY",
+    "SUMMARY:Weekly",
+  ].join("\r\n");
+
+  it("import prints what happened to each VEVENT, and a re-import changes nothing", async () => {
+    const env = { CAL_USER: "importer" };
+    const dir = mkdtempSync(join(tmpdir(), "calctl-import-"));
+    const file = join(dir, "calendar.ics");
+    writeFileSync(file, ics(planning, weekly));
+
+    const first = await calctl(["import", file], env);
+    assert.equal(first.code, 0, first.stderr);
+    const lines = first.stdout.split("\n");
+    assert.match(lines[0] ?? "", /^created {4}planning@example\.com {2}[0-9a-f-]{36}$/);
+    assert.match(lines[1] ?? "", /^rejected {3}weekly@example\.com {2}\S.*(RRULE|recurring)/i);
+    assert.equal(lines.length, 3, first.stdout);
+    assert.equal(first.stderr, "1 created, 1 rejected.\n");
+    const id = /([0-9a-f-]{36})$/m.exec(first.stdout)?.[1] ?? "";
+    const day = await calctl(["day", "2030-02-04"], env);
+    assert.equal(day.stdout, `Mon 4 Feb 2030\n  10:00-11:00  Planning  ${id}\n`);
+
+    // The same file again, from stdin this time.
+    const again = await calctl(["import", "-"], env, ics(planning));
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, `unchanged  planning@example.com  ${id}\n`);
+
+    const json = await calctl(["--json", "import", file], env);
+    assert.equal(json.code, 0);
+    const body = JSON.parse(json.stdout);
+    assert.equal(body.results[0].status, "STATUS_UNCHANGED");
+    assert.equal(body.results[1].status, "STATUS_REJECTED");
+  });
+
+  it("import exits 1 when the server refuses the file, 2 when it cannot be read", async () => {
+    const env = { CAL_USER: "badfile" };
+    const refused = await calctl(["import", "-"], env, "this is not iCalendar\n");
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stdout, "");
+    assert.match(refused.stderr, /^calctl: .* \(invalid_argument\)\n$/);
+    assert.equal((await calctl(["today"], env)).stdout.startsWith("No events"), true);
+
+    const missing = await calctl(["import", "/nonexistent/calendar.ics"], env);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stdout, "");
+    assert.match(missing.stderr, /FILE: cannot read "\/nonexistent\/calendar\.ics" \(ENOENT\)/);
+  });
+
+  it("feed prints the subscription URL; --rotate replaces it", async () => {
+    const env = { CAL_USER: "subscriber" };
+    const first = await calctl(["feed"], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stderr, "");
+    assert.match(first.stdout, /^https?:\/\/\S+\n$/);
+    assert.equal((await calctl(["feed"], env)).stdout, first.stdout);
+    // The URL serves the calendar.
+    // The api listens on a free port, so the URL's own origin (PUBLIC_URL unset) is not it.
+    const onApi = (feedUrl: string) => {
+      const { pathname, search } = new URL(feedUrl.trim());
+      return new URL(pathname + search, url);
+    };
+    const served = await fetch(onApi(first.stdout));
+    assert.equal(served.status, 200);
+    assert.match(await served.text(), /^BEGIN:VCALENDAR/);
+
+    // Off a terminal nobody can answer, so --rotate does not ask.
+    const rotated = await calctl(["feed", "--rotate"], env);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.match(rotated.stdout, /^https?:\/\/\S+\n$/);
+    assert.notEqual(rotated.stdout, first.stdout);
+    assert.equal((await calctl(["feed"], env)).stdout, rotated.stdout);
+    assert.equal((await fetch(onApi(first.stdout))).status, 404);
+
+    const json = await calctl(["feed", "--json"], env);
+    assert.deepEqual(JSON.parse(json.stdout), { url: rotated.stdout.trim() });
+  });
+
+  it("free prints busy time and the free gaps day by day in the local zone", async () => {
+    const env = { CAL_USER: "freebusy" };
+    await calctl(["add", "A", "--at", "2030-04-01 09:00", "--for", "1h"], env);
+    await calctl(["add", "B", "--at", "2030-04-01 10:00", "--for", "30m"], env);
+    await calctl(["add", "Late", "--at", "2030-04-01 23:00", "--for", "2h"], env);
+    const free = await calctl(["free", "--from", "2030-04-01", "--to", "2030-04-02"], env);
+    assert.equal(free.code, 0, free.stderr);
+    assert.equal(free.stderr, "");
+    assert.equal(
+      free.stdout,
+      [
+        "Mon 1 Apr 2030",
+        "  free  00:00-09:00",
+        "  busy  09:00-10:30", // touching events merge
+        "  free  10:30-23:00",
+        "  busy  23:00-24:00",
+        "",
+        "Tue 2 Apr 2030",
+        "  busy  00:00-01:00",
+        "  free  01:00-24:00",
+        "",
+      ].join("\n"),
+    );
+    const part = await calctl(
+      ["free", "--from", "2030-04-01 08:00", "--to", "2030-04-01 12:00", "--tz", "Europe/Berlin"],
+      env,
+    );
+    // 09:00 New York is 15:00 Berlin, so 08:00-12:00 Berlin is all free.
+    assert.equal(part.stdout, "Mon 1 Apr 2030\n  free  08:00-12:00\n");
+
+    const json = await calctl(
+      ["--json", "free", "--from", "2030-04-01", "--to", "2030-04-01"],
+      env,
+    );
+    assert.equal(json.code, 0);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      busy: [
+        {
+          start: "2030-04-01T13:00:00Z",
+          end: "2030-04-01T14:30:00Z",
+          startLocal: "2030-04-01T09:00:00-04:00",
+          endLocal: "2030-04-01T10:30:00-04:00",
+        },
+        {
+          start: "2030-04-02T03:00:00Z",
+          end: "2030-04-02T04:00:00Z",
+          startLocal: "2030-04-01T23:00:00-04:00",
+          endLocal: "2030-04-02T00:00:00-04:00",
+        },
+      ],
+      timeZone: "America/New_York",
+    });
+
+    const reversed = await calctl(["free", "--from", "2030-04-02", "--to", "2030-04-01"], env);
+    assert.deepEqual(reversed, {
+      code: 2,
+      stdout: "",
+      stderr: "calctl: --to: must be after --from\n",
+    });
+    const bad = await calctl(["free", "--from", "soon"], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--from: "soon" is not a time/);
+    const tooLong = await calctl(["free", "--from", "2030-01-01", "--to", "2032-01-01"], env);
+    assert.equal(tooLong.code, 1);
+    assert.match(tooLong.stderr, /366 days.*\(invalid_argument\)\n$/);
+  });
+
   it("prints help and version on stdout with exit 0", async () => {
     const help = await calctl(["--help"]);
     assert.equal(help.code, 0);
-    for (const verb of ["add", "today", "day", "week", "month", "show", "edit", "rm", "watch"]) {
+    for (const verb of [
+      "add",
+      "today",
+      "day",
+      "week",
+      "month",
+      "show",
+      "edit",
+      "rm",
+      "watch",
+      "import",
+      "feed",
+      "free",
+    ]) {
       assert.match(help.stdout, new RegExp(`^ {2}${verb}\\b`, "m"));
     }
     assert.match(help.stdout, /CAL_URL/);
@@ -409,5 +593,26 @@ describe("calctl against a running api", () => {
     const yes = await calctlOnTerminal(["rm", "--yes", id2], env);
     assert.doesNotMatch(yes.stdout, /\[y\/N\]/);
     assert.match(yes.stdout, new RegExp(`Deleted ${id2}\\.`));
+  });
+
+  it("feed --rotate asks on a terminal, and keeps the URL unless told yes", {
+    skip: NO_PTY,
+  }, async () => {
+    const env = { CAL_USER: "rotator", NO_COLOR: "1" };
+    const url = (await calctl(["feed"], env)).stdout.trim();
+    const declined = await calctlOnTerminal(["feed", "--rotate"], env, "n\n");
+    assert.equal(declined.code, 0);
+    assert.match(declined.stdout, /Replace the feed URL\?.*\[y\/N\]/);
+    assert.match(declined.stdout, /Not rotated\./);
+    assert.equal((await calctl(["feed"], env)).stdout.trim(), url);
+
+    const accepted = await calctlOnTerminal(["feed", "--rotate"], env, "y\n");
+    const rotated = (await calctl(["feed"], env)).stdout.trim();
+    assert.notEqual(rotated, url);
+    assert.ok(accepted.stdout.includes(rotated), accepted.stdout);
+
+    const yes = await calctlOnTerminal(["feed", "--rotate", "--yes"], env);
+    assert.doesNotMatch(yes.stdout, /\[y\/N\]/);
+    assert.notEqual((await calctl(["feed"], env)).stdout.trim(), rotated);
   });
 });

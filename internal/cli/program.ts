@@ -12,6 +12,9 @@ import {
 import { describeFailure, EXIT_OK, EXIT_USAGE } from "./errors.js";
 import { addVerb } from "./verbs/add.js";
 import { editVerb } from "./verbs/edit.js";
+import { feedVerb } from "./verbs/feed.js";
+import { freeVerb } from "./verbs/free.js";
+import { importVerb } from "./verbs/import.js";
 import { listVerbs } from "./verbs/list.js";
 import { rmVerb } from "./verbs/rm.js";
 import { showVerb } from "./verbs/show.js";
@@ -25,13 +28,24 @@ export type WithContext = <Options>(
 /** A verb module: adds its command (arguments, flags, help) to the program. */
 export type Verb = (program: Command, withContext: WithContext) => void;
 
-// Verbs whose RPCs exist. import, feed and free join here when their
-// server side lands.
-const VERBS: Verb[] = [addVerb, listVerbs, showVerb, editVerb, rmVerb, watchVerb];
+// Verbs, in the order --help lists them.
+const VERBS: Verb[] = [
+  addVerb,
+  listVerbs,
+  showVerb,
+  editVerb,
+  rmVerb,
+  watchVerb,
+  importVerb,
+  feedVerb,
+  freeVerb,
+];
 
 export function buildProgram(env: NodeJS.ProcessEnv, output: Output, version: string): Command {
   const program = new Command("calctl")
-    .description("Your calendar from the terminal: add, list, show, edit and remove events.")
+    .description(
+      "Your calendar from the terminal: add, list, show, edit and remove events; import .ics files, share a feed, find free time.",
+    )
     .version(version)
     .option("--url <url>", `the cal_service API (env CAL_URL; default ${DEFAULT_URL})`)
     .option("--user <name>", "whose calendar (env CAL_USER; default your login name)")

@@ -1,7 +1,7 @@
 // calctl rm ID [--yes]: asks first when a person is at the terminal.
-import { createInterface } from "node:readline/promises";
 import { DeleteEventResponseSchema } from "../../../gen/calendar/v1/calendar_pb.js";
 import { startAndEnd, timeRange } from "../agenda.js";
+import { askYesNo } from "../confirm.js";
 import type { CliContext } from "../context.js";
 import type { Verb } from "../program.js";
 import { formatDay } from "../time.js";
@@ -11,13 +11,7 @@ async function confirmed(ctx: CliContext, id: string): Promise<boolean> {
   const { event } = await ctx.calendar.getEvent({ id });
   if (!event) return false;
   const when = `${formatDay(startAndEnd(event, ctx.timeZone).start.toPlainDate())} ${timeRange(event, ctx.timeZone)}`;
-  const prompt = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await prompt.question(`Delete "${event.title}" (${when})? [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    prompt.close();
-  }
+  return askYesNo(`Delete "${event.title}" (${when})?`);
 }
 
 export const rmVerb: Verb = (program, withContext) => {
