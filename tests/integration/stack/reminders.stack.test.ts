@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { notificationId } from "../../../internal/notification/notification.js";
+import { untilFound } from "../../../internal/testing/wait.js";
 import {
   type CalendarClient,
   client,
@@ -102,9 +103,19 @@ describe(`cal_service stack at ${env.API_URL} (run ${RUN}): reminders`, {
     assertReceipt(seen, u, event.id, notifyAt);
     t.diagnostic(`receipt seen ${seen.receivedAt - notifyAt} ms after notify_at`);
 
-    const sent = await rowOf(u, event.id);
-    assert.ok(sent?.reminder_sent_at_ms, "marked sent in the database");
-    assert.ok(sent.reminder_sent_at_ms >= notifyAt);
+    // The scheduler marks the reminder after RabbitMQ's confirm, which can
+    // come after the sender's receipt: wait for the mark, do not race it.
+    const sent = await untilFound(
+      async () => {
+        const row = await rowOf(u, event.id);
+        return row?.reminder_sent_at_ms != null
+          ? { ...row, sentAtMs: row.reminder_sent_at_ms }
+          : undefined;
+      },
+      `event ${event.id} marked sent in the database`,
+      5000,
+    );
+    assert.ok(sent.sentAtMs >= notifyAt);
     assert.equal(sent.version, 1, "sending is not an update");
 
     // A change that does not move the reminder leaves it sent.
