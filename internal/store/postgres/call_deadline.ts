@@ -128,6 +128,18 @@ export async function inReadTransaction<R>(
 }
 
 /**
+ * Two reads of one call, side by side, settled only when both have ended:
+ * answering at the first failure (Promise.all) would leave the other read
+ * running on the server past the deadline.
+ */
+export async function bothEnded<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === "rejected") throw a.reason;
+  if (b.status === "rejected") throw b.reason;
+  return [a.value, b.value];
+}
+
+/**
  * Runs `operation` with a deadline of `timeoutMs`. Past it, `operation` is
  * told (the deadline expires) and given GRACE_MS to end; an operation that
  * ended in error then, or not at all, is answered StoreUnavailableError. A

@@ -46,6 +46,7 @@ import type {
   TombstoneStore,
 } from "../sync.js";
 import {
+  bothEnded,
   type CallDeadline,
   inReadTransaction,
   inTransaction,
@@ -488,12 +489,12 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     if (!(window.start < window.end)) return Promise.resolve([]);
     return this.#call("list events", async (deadline) => {
       // Single events and the user's series, read side by side.
-      const [rows, seriesRows] = await Promise.all([
+      const [rows, seriesRows] = await bothEnded(
         inReadTransaction(this.#sql, deadline, (db) =>
           eventsInWindow(db, userId, window, limit, after),
         ),
         inReadTransaction(this.#sql, deadline, (db) => seriesQuery(db, userId, window, [])),
-      ]);
+      );
       const events = rows
         .map(toEvent)
         .filter((e) => after === undefined || byStartThenId(e, after) > 0);
