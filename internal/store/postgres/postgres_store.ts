@@ -11,7 +11,12 @@
 // an exclusion constraint deadlock. Writes of different users do not contend.
 import { randomUUID } from "node:crypto";
 import type { Sql } from "postgres";
-import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../../domain/errors.js";
+import type {
+  AlreadyExists,
+  BusyConflict,
+  NotFound,
+  VersionMismatch,
+} from "../../domain/errors.js";
 import {
   type CalendarEvent,
   type EventFields,
@@ -135,8 +140,8 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     userId: string,
     id: string,
     fields: EventFields,
-  ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> {
-    type Created = Result<CalendarEvent, AlreadyExists | Overlap>;
+  ): Promise<Result<CalendarEvent, AlreadyExists | BusyConflict>> {
+    type Created = Result<CalendarEvent, AlreadyExists | BusyConflict>;
     return this.#call("create event", (deadline) =>
       retryOnLostRace(() =>
         inTransaction(this.#sql, deadline, async (tx): Promise<Created> => {
@@ -188,8 +193,8 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     fields: EventFields,
     expectedVersion: number | undefined,
     scope: UpdateScope = "this",
-  ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
-    type Outcome = Result<CalendarEvent, NotFound | Overlap | VersionMismatch>;
+  ): Promise<Result<CalendarEvent, NotFound | BusyConflict | VersionMismatch>> {
+    type Outcome = Result<CalendarEvent, NotFound | BusyConflict | VersionMismatch>;
     return this.#call("update event", async (deadline) => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -262,7 +267,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     fields: EventFields,
     scope: UpdateScope,
     now: Date,
-  ): Promise<Result<CalendarEvent, Overlap>> {
+  ): Promise<Result<CalendarEvent, BusyConflict>> {
     const series = found.series as CalendarEvent;
     const originalStart = found.originalStart as Date;
     const schedule = Schedule.of(series.start, recurrenceOf(series));
@@ -392,7 +397,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     series: CalendarEvent,
     fields: EventFields,
     now: Date,
-  ): Promise<Result<CalendarEvent, Overlap>> {
+  ): Promise<Result<CalendarEvent, BusyConflict>> {
     limit();
     const exceptions = (
       await tx<(EventRow & { cancelled: boolean })[]>`
