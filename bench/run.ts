@@ -426,6 +426,10 @@ function print(results: Results): void {
           "create series",
           "create single",
           "ratio",
+          "vs 2 series",
+          "ratio",
+          "at bound",
+          "ratio",
         ],
         results.recurring.rows.map((r) => [
           r.protocol,
@@ -437,6 +441,10 @@ function print(results: Results): void {
           `${fmt(r.createSeries.rps, 0)}/s`,
           `${fmt(r.createSingle.rps, 0)}/s`,
           fmt(recurringRatios(r).create, 2),
+          `${fmt(r.createSeriesVsSeries.rps, 1)}/s`,
+          fmt(recurringRatios(r).seriesVsSeries, 2),
+          `${fmt(r.createSeriesAtBound.rps, 1)}/s`,
+          fmt(recurringRatios(r).atBound, 3),
         ]),
       ),
     );

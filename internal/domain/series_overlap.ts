@@ -142,9 +142,10 @@ interface Side {
  * chunk, stopping once no later chunk can hold an earlier clash.
  */
 function firstClashIn(a: Side, b: Side, from: number, to: number, maxDuration: number) {
-  // Chunks grow from a few weeks: a clash is usually near, and then found cheaply.
-  const largest = chunkMs(a.schedule.shape);
-  let chunk = Math.min(largest, 8 * PERIOD_MS[a.schedule.shape.freq] * a.schedule.shape.interval);
+  // Chunks, sized for the denser rule, grow from a few of its periods: a
+  // clash is usually near, and then found cheaply.
+  const largest = Math.min(chunkMs(a.schedule.shape), chunkMs(b.schedule.shape));
+  let chunk = Math.min(largest, largest / 250);
   let best: number | undefined;
   for (let at = from; at < to; at += chunk, chunk = Math.min(2 * chunk, largest)) {
     // b's clashing occurrences start after a's start minus b's duration.
@@ -321,6 +322,46 @@ function eachTransition(
   }
 }
 
+// One period of a series' wall-clock starts, by series: a write compares
+// against the same standing series again and again (a monthly one holds
+// 4,800 starts per 400 years; about 60 ms to expand, then free).
+const wallCache = new Map<string, { origin: number; period: number; starts: number[] }>();
+
+/**
+ * The series' wall-clock starts in [from, to), from one expanded period
+ * shifted by whole periods (fact 1: the wall pattern repeats every P_local
+ * from DTSTART on).
+ */
+function wallPattern(side: SeriesSide, shape: RuleShape): (from: number, to: number) => number[] {
+  const key = `${side.start.getTime()}\n${side.recurrence.timeZone}\n${side.recurrence.lines.join("\n")}`;
+  let entry = wallCache.get(key);
+  if (!entry) {
+    const schedule = Schedule.wallClock(side.start, side.recurrence);
+    const origin = schedule.start.getTime();
+    const period = Number(localPeriodDays(shape)) * DAY_MS;
+    const whole = { side: { ...side, overridden: new Set<number>() }, schedule };
+    const starts: number[] = [];
+    for (let at = origin; at < origin + period; at += chunkMs(shape)) {
+      starts.push(...startsOf(whole, at, Math.min(at + chunkMs(shape), origin + period)));
+    }
+    entry = { origin, period, starts };
+    wallCache.set(key, entry);
+    if (wallCache.size > 200) wallCache.delete(wallCache.keys().next().value as string);
+  }
+  const { origin, period, starts } = entry;
+  return (from, to) => {
+    const found: number[] = [];
+    for (let k = Math.max(0, Math.floor((from - origin) / period)); origin + k * period < to; k++) {
+      for (const start of starts) {
+        const shifted = start + k * period;
+        if (shifted >= to) break;
+        if (shifted >= from) found.push(shifted);
+      }
+    }
+    return found;
+  };
+}
+
 /**
  * Two series in one zone, at least one of them week-patterned (S; the other
  * is B), compared on the wall clock: a cheap proof that they never clash, or
@@ -404,26 +445,21 @@ function wallClockApart(
     const shift = k * shortPeriod;
     return shortBase.filter((x) => x >= x0 - shift && x < x1 - shift).map((x) => x + shift);
   };
-  const longWall = Schedule.wallClock(long.side.start, long.side.recurrence);
-  const longSide = { side: { ...long.side, overridden: new Set<number>() }, schedule: longWall };
+  const longWall = wallPattern(long.side, longShape);
 
   const danger: [number, number][] = [];
   const wallClashes: number[] = [];
-  const step = chunkMs(longShape);
-  for (let at = wallFrom - margin; at < wallFrom + period + margin; at += step) {
-    const chunkEnd = Math.min(at + step, wallFrom + period + margin);
-    for (const y of startsOf(longSide, at, chunkEnd)) {
-      const dy = long.side.durationMs;
-      const dx = short.side.durationMs;
-      for (const x of shortNear(y - dx - spread, y + dy + spread)) {
-        const gap = Math.max(y - (x + dx), x - (y + dy));
-        if (gap >= spread) continue;
-        if (gap < 0) wallClashes.push(Math.min(x, y));
-        danger.push([
-          Math.min(x, y) - spread - wallFrom,
-          Math.max(x + dx, y + dy) + spread - wallFrom,
-        ]);
-      }
+  for (const y of longWall(wallFrom - margin, wallFrom + period + margin)) {
+    const dy = long.side.durationMs;
+    const dx = short.side.durationMs;
+    for (const x of shortNear(y - dx - spread, y + dy + spread)) {
+      const gap = Math.max(y - (x + dx), x - (y + dy));
+      if (gap >= spread) continue;
+      if (gap < 0) wallClashes.push(Math.min(x, y));
+      danger.push([
+        Math.min(x, y) - spread - wallFrom,
+        Math.max(x + dx, y + dy) + spread - wallFrom,
+      ]);
     }
   }
   if (danger.length === 0) return { kind: "apart" };
@@ -452,14 +488,25 @@ function wallClockApart(
   const realClashNear = (instant: number) =>
     firstClashIn(a, b, instant - reach, instant + reach, maxDuration);
 
-  // The first wall-clock clash that is real bounds the answer from above.
+  // The first wall-clock clash that is real bounds the answer from above
+  // (wall - offset at `from` is within `spread` of the real instants;
+  // realClashNear looks further).
+  const real = (wall: number) => realClashNear(wall - (offsets[0] as number));
   let best: number | undefined;
+  const straddling: number[] = [];
   for (const wall of wallClashes.sort((x, y) => x - y)) {
-    // Within `spread` of the real instants; realClashNear looks further.
-    best = realClashNear(wall - (offsets[0] as number));
+    best = real(wall);
     if (best !== undefined) break;
+    straddling.push(wall);
   }
   if (wallClashes.length > 0 && best === undefined) return unknown;
+  // A wall-clock clash that straddled a DST change may be real one J later.
+  for (const wall of straddling) {
+    for (let later = wall + period; best !== undefined && later - spread < best; later += period) {
+      const clash = real(later);
+      if (clash !== undefined && clash < best) best = clash;
+    }
+  }
   eachTransition(
     zone,
     from,
