@@ -428,7 +428,8 @@ function print(results: Results): void {
           "ratio",
           "vs 2 series",
           "ratio",
-          "at bound",
+          "single c=1",
+          "at bound c=1",
           "ratio",
         ],
         results.recurring.rows.map((r) => [
@@ -443,6 +444,7 @@ function print(results: Results): void {
           fmt(recurringRatios(r).create, 2),
           `${fmt(r.createSeriesVsSeries.rps, 1)}/s`,
           fmt(recurringRatios(r).seriesVsSeries, 2),
+          `${fmt(r.createSingleSerial.rps, 1)}/s`,
           `${fmt(r.createSeriesAtBound.rps, 1)}/s`,
           fmt(recurringRatios(r).atBound, 3),
         ]),
