@@ -38,9 +38,10 @@
 // stopping at the first clash; the earliest clash is the one reported.
 //
 // Cheap cases: week-patterned rules in fixed-offset zones (UTC, Asia/Tokyo,
-// ...) have L of days or weeks. Two week-patterned series in the same DST
-// zone would need L = 400 years; instead wallClockApart() proves them apart
-// on the wall clock (see there), which takes milliseconds.
+// ...) have L of days or weeks. Two series in one DST zone, one of them
+// week-patterned, would need L = 400 years of both; wallClockApart() decides
+// them on the wall clock instead (see there), in milliseconds. Series in two
+// different DST zones, or both calendar-bound, take the general window.
 //
 // Bound: the window's size in FREQ periods of both rules is computed before
 // anything is expanded; above seriesCheckLimits.maxPeriods the write is
