@@ -229,11 +229,13 @@ describe("CalendarService", () => {
           clash.message,
           new RegExp(`${thursdays?.id}_20520229T090000Z \\(the occurrence starting 2052-02-29`),
         );
-        const { event: berlin } = await client.createEvent({
+        // Another user: a daily series is itself uncheckable against the monthly one above.
+        const other = asNewUser();
+        const { event: berlin } = await other.createEvent({
           event: series("2026-12-07T05:00:00Z", "RRULE:FREQ=DAILY", "Europe/Berlin"),
         });
         const uncheckable = await codeOf(
-          client.createEvent({
+          other.createEvent({
             event: series("2026-12-07T14:00:00Z", "RRULE:FREQ=DAILY", "America/New_York"),
           }),
         );
