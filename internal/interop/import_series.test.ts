@@ -246,6 +246,70 @@ describe("ImportEvents with recurring events", () => {
     );
   });
 
+  it("takes all-day series with date EXDATE and RECURRENCE-ID in the calendar's zone, and UTC series with UTC EXDATE, RDATE and a cancelling override", async () => {
+    const user = `user-${randomUUID()}`;
+    const client = clientAs(user);
+    const vevent = (uid: string, lines: string) =>
+      `BEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:20261201T120000Z\r\n${lines}END:VEVENT\r\n`;
+    const ics =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nX-WR-TIMEZONE:Europe/Berlin\r\n" +
+      vevent(
+        "holiday",
+        "DTSTART;VALUE=DATE:20270401\r\nDTEND;VALUE=DATE:20270402\r\nRRULE:FREQ=DAILY;COUNT=5\r\n" +
+          "EXDATE;VALUE=DATE:20270403\r\nSUMMARY:Holiday\r\n",
+      ) +
+      vevent(
+        "holiday",
+        "RECURRENCE-ID;VALUE=DATE:20270404\r\nDTSTART;VALUE=DATE:20270404\r\n" +
+          "DTEND;VALUE=DATE:20270405\r\nSUMMARY:Holiday (Easter)\r\n",
+      ) +
+      vevent("daily", "RECURRENCE-ID:20270503T100000Z\r\nSTATUS:CANCELLED\r\n") +
+      vevent(
+        "daily",
+        "DTSTART:20270501T100000Z\r\nDURATION:PT30M\r\nRRULE:FREQ=DAILY;COUNT=3\r\n" +
+          "EXDATE:20270502T100000Z\r\nRDATE:20270510T100000Z\r\nSUMMARY:Daily\r\n",
+      ) +
+      "END:VCALENDAR\r\n";
+    const { results } = await client.importEvents({ ics });
+    assert.deepEqual(
+      results.map((r) => [r.uid, r.status, r.reason]),
+      [
+        ["holiday", Status.CREATED, ""],
+        ["holiday", Status.CREATED, ""],
+        ["daily", Status.CREATED, ""],
+        ["daily", Status.CREATED, ""],
+      ],
+    );
+    const { event: holiday } = await client.getEvent({ id: results[0]?.eventId ?? "" });
+    assert.equal(holiday?.timeZone, "Europe/Berlin");
+    // Midnight in Berlin (summer time) as a UTC instant.
+    assert.deepEqual(holiday?.recurrence, ["RRULE:FREQ=DAILY;COUNT=5", "EXDATE:20270402T220000Z"]);
+    const { event: daily } = await client.getEvent({ id: results[3]?.eventId ?? "" });
+    assert.equal(daily?.timeZone, "UTC");
+    assert.deepEqual(daily?.recurrence, [
+      "RRULE:FREQ=DAILY;COUNT=3",
+      "EXDATE:20270502T100000Z",
+      "RDATE:20270510T100000Z",
+    ]);
+    const year = await yearOf(user);
+    assert.deepEqual(
+      year.map((e) => [e.title, iso(e.startTime), Number(e.duration?.seconds)]),
+      [
+        ["Holiday", "2027-03-31T22:00:00.000Z", 86_400],
+        ["Holiday", "2027-04-01T22:00:00.000Z", 86_400],
+        ["Holiday (Easter)", "2027-04-03T22:00:00.000Z", 86_400],
+        ["Holiday", "2027-04-04T22:00:00.000Z", 86_400],
+        ["Daily", "2027-05-01T10:00:00.000Z", 1800],
+        ["Daily", "2027-05-10T10:00:00.000Z", 1800],
+      ],
+    );
+    const again = await client.importEvents({ ics });
+    assert.ok(
+      again.results.every((r) => r.status === Status.UNCHANGED),
+      JSON.stringify(again.results),
+    );
+  });
+
   it("rejects, each with its reason, rules the service does not take and overrides it cannot place, and imports the rest", async () => {
     const user = `user-${randomUUID()}`;
     const vevent = (uid: string, lines: string) =>
