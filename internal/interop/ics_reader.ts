@@ -10,7 +10,7 @@ import { type InvalidArgument, invalidArgument } from "../domain/errors.js";
 import type { EventFields } from "../domain/event.js";
 import { basicUtc } from "../domain/recurrence.js";
 import { err, ok, type Result } from "../domain/result.js";
-import { limits, validateEventDraft } from "../domain/validation.js";
+import { type EventDraft, limits, validateEventDraft } from "../domain/validation.js";
 import { eventIdFromUid } from "./event_uid.js";
 import { ianaZoneOf } from "./time_zones.js";
 
@@ -18,7 +18,7 @@ import { ianaZoneOf } from "./time_zones.js";
 export interface ImportedEvent {
   kind: "event";
   id: string;
-  /** A series' carry its recurrence lines (as the API takes them) and time zone. */
+  /** For a series, with its recurrence lines (as the API takes them) and time zone. */
   fields: EventFields;
   /** The IANA zone of DTSTART, when it had one. */
   timeZone: string | undefined;
@@ -98,7 +98,7 @@ function readVevent(vevent: ICAL.Component, zones: FileZones): ImportItem {
     const content = readContent(vevent, zones);
     if (!content.ok) return item(content);
     const { draft, startProperty, startTime } = content.value;
-    const series = recurrenceOf(vevent, startProperty, startTime, zones);
+    const series = seriesOf(vevent, startProperty, startTime, zones);
     if (!series.ok) return item(series);
     const fields = validateEventDraft({ ...draft, ...series.value });
     if (!fields.ok) return item(err(invalidContent(fields.error, series.value?.recurrence)));
@@ -122,7 +122,7 @@ function readContent(
   zones: FileZones,
 ): Result<
   {
-    draft: Parameters<typeof validateEventDraft>[0];
+    draft: EventDraft;
     startProperty: ICAL.Property;
     startTime: ICAL.Time;
   },
@@ -205,7 +205,7 @@ function readOverride(
  * the calendar's zone for dates and floating times (as for single events).
  * Nothing for a VEVENT that does not repeat.
  */
-function recurrenceOf(
+function seriesOf(
   vevent: ICAL.Component,
   startProperty: ICAL.Property,
   startTime: ICAL.Time,
@@ -447,7 +447,7 @@ function invalidContent(error: InvalidArgument, recurrence?: readonly string[]):
     time_zone: "DTSTART's TZID",
     recurrence: "RRULE",
   };
-  // "recurrence[2]": the line recurrenceOf built from one RRULE, EXDATE or RDATE.
+  // "recurrence[2]": the line seriesOf built from one RRULE, EXDATE or RDATE.
   const line = error.field.startsWith("recurrence[")
     ? recurrence?.[Number(error.field.slice("recurrence[".length, -1))]
     : undefined;
