@@ -61,7 +61,7 @@ export function readIcs(text: string): Result<ImportItem[], InvalidArgument> {
   }
   let calendars: ICAL.Component[];
   try {
-    const parsed: unknown = ICAL.parse(text);
+    const parsed = parseKeepingBadRules(text);
     const roots = isComponentList(parsed) ? parsed : [parsed];
     calendars = roots.map((root) => new ICAL.Component(root as never));
   } catch (error) {
@@ -77,6 +77,62 @@ export function readIcs(text: string): Result<ImportItem[], InvalidArgument> {
       items.push(readVevent(vevent, zones));
   }
   return ok(markDuplicateUids(items));
+}
+
+/**
+ * An RRULE value ical.js could not parse, kept in the jCal tree in place of
+ * its parsed form. Never hand one to ical.js to read: check for it first.
+ */
+class UnparsedRule {
+  constructor(
+    readonly text: string,
+    readonly reason: string,
+  ) {}
+}
+
+/**
+ * ICAL.parse, except that an RRULE value it cannot parse (FREQ=FOO,
+ * INTERVAL=abc) is kept as an UnparsedRule instead of failing the whole
+ * file: ical.js parses rule values while it reads the file, so one VEVENT's
+ * bad rule would otherwise refuse every other VEVENT. The lenient design set
+ * is in place only for this synchronous call.
+ */
+export function parseKeepingBadRules(text: string): unknown {
+  const design = ICAL.design as unknown as { defaultSet: DesignSet };
+  const strict = design.defaultSet;
+  const recur = strict.value.recur;
+  if (recur?.fromICAL === undefined) return ICAL.parse(text);
+  const fromICAL = recur.fromICAL;
+  design.defaultSet = {
+    ...strict,
+    value: {
+      ...strict.value,
+      recur: {
+        ...recur,
+        fromICAL: (value: string, structured?: unknown) => {
+          try {
+            return fromICAL(value, structured);
+          } catch (error) {
+            return new UnparsedRule(value, messageOf(error));
+          }
+        },
+      },
+    },
+  };
+  try {
+    return ICAL.parse(text);
+  } finally {
+    design.defaultSet = strict;
+  }
+}
+
+interface DesignSet {
+  value: Record<string, { fromICAL?: (value: string, structured?: unknown) => unknown }>;
+}
+
+/** True when a property holds an RRULE value ical.js could not parse. */
+function isUnparsedRule(property: ICAL.Property): boolean {
+  return (property.toJSON() as unknown[]).slice(3).some((value) => value instanceof UnparsedRule);
 }
 
 function readVevent(vevent: ICAL.Component, zones: FileZones): ImportItem {
@@ -217,6 +273,12 @@ function seriesOf(
   if (rrules.length === 0) {
     return err("has RDATE or EXDATE but no RRULE; a recurring event needs one RRULE");
   }
+  for (const rule of rrules) {
+    const value = (rule.toJSON() as unknown[])[3];
+    if (value instanceof UnparsedRule) {
+      return err(`invalid content: RRULE ${value.text} is not a rule: ${value.reason}`);
+    }
+  }
   const timeZone = zones.seriesZoneOf(startTime, startProperty);
   if (!timeZone.ok) return timeZone;
   const lines = rrules.map((rule) => `RRULE:${String(rule.getFirstValue())}`);
@@ -318,6 +380,10 @@ class FileZones {
     for (const component of calendar.getAllSubcomponents("vtimezone")) {
       // A VTIMEZONE ical.js cannot read is as good as none: the events that
       // use it are rejected for their unknown zone, the others go ahead.
+      const badRule = component
+        .getAllSubcomponents()
+        .some((part) => part.getAllProperties("rrule").some(isUnparsedRule));
+      if (badRule) continue;
       const zone = safely(() => new ICAL.Timezone(component), undefined);
       const tzid = safely(() => textOf(component, "tzid"), "");
       if (zone && tzid !== "") this.#vtimezones.set(tzid, zone);
