@@ -9,6 +9,7 @@
 // overrides before or after their series. Results stay in file order.
 import { type EventFields, isSeries, sameFields } from "../domain/event.js";
 import { occurrenceId, Schedule } from "../domain/recurrence.js";
+import { err, ok, type Result } from "../domain/result.js";
 import type { EventStore } from "../store/store.js";
 import type { ImportedEvent, ImportedOverride, ImportItem } from "./ics_reader.js";
 
@@ -44,49 +45,75 @@ export async function importItems(
       stored[at] = await storeEvent(store, userId, outcome.value);
     else stored[at] = rejectedFor("an override was read as an event");
     const fields = outcome.ok && outcome.value.kind === "event" ? outcome.value.fields : undefined;
-    // The first VEVENT with a UID is the one stored; later ones are rejected duplicates.
-    if (item.uid !== "" && !byUid.has(item.uid)) {
+    // Overrides go with the VEVENT of their UID that was stored (the reader
+    // rejects later copies of one that was read well), else the first.
+    const previous = byUid.get(item.uid);
+    if (item.uid !== "" && (previous === undefined || previous.stored.status === "rejected")) {
       byUid.set(item.uid, { stored: stored[at] as Stored, fields });
     }
   }
   const overridden = new Set<string>();
   for (const [at, item] of items.entries()) {
     if (!item.isOverride) continue;
-    const outcome = item.outcome;
-    if (!outcome.ok || outcome.value.kind !== "override") {
-      stored[at] = rejectedFor(outcome.ok ? "not an override" : outcome.error);
-      continue;
-    }
-    const override = outcome.value;
-    const series = byUid.get(item.uid);
-    const id = occurrenceId(override.seriesId, override.originalStart);
-    if (series === undefined) {
-      stored[at] = rejectedFor(
-        "its series is not in the file: an override (RECURRENCE-ID) needs a VEVENT with the same UID and an RRULE",
-      );
-    } else if (series.stored.status === "rejected") {
-      stored[at] = rejectedFor(`its series was not imported: ${series.stored.reason}`);
-    } else if (series.fields === undefined || !isSeries(series.fields)) {
-      stored[at] = rejectedFor(
-        "the VEVENT with this UID does not repeat (no RRULE), so it has no occurrence to override",
-      );
-    } else if (overridden.has(id)) {
-      stored[at] = rejectedFor("another VEVENT earlier in the file overrides the same occurrence");
-    } else {
-      overridden.add(id);
-      stored[at] = await storeOverride(store, userId, {
-        id,
-        override,
-        series: series.fields,
-        seriesCreated: series.stored.status === "created",
-      });
-    }
+    const target = overrideTarget(item, byUid, overridden);
+    stored[at] = target.ok
+      ? await storeOverride(store, userId, target.value)
+      : rejectedFor(target.error);
   }
   return items.map((item, at) => ({
     uid: item.uid,
     recurrenceId: item.recurrenceId,
     ...(stored[at] as Stored),
   }));
+}
+
+interface OverrideTarget {
+  /** The occurrence's id. */
+  id: string;
+  override: ImportedOverride;
+  series: EventFields;
+  seriesCreated: boolean;
+}
+
+/**
+ * Which stored occurrence an override changes, or why it has none: its
+ * series must be in the file, imported, and repeat, and no earlier override
+ * may have taken the same occurrence (marked in `overridden`).
+ */
+function overrideTarget(
+  item: ImportItem,
+  byUid: ReadonlyMap<string, SeriesOutcome>,
+  overridden: Set<string>,
+): Result<OverrideTarget, string> {
+  const outcome = item.outcome;
+  if (!outcome.ok) return outcome;
+  if (outcome.value.kind !== "override") return err("not an override");
+  const override = outcome.value;
+  const series = byUid.get(item.uid);
+  if (series === undefined) {
+    return err(
+      "its series is not in the file: an override (RECURRENCE-ID) needs a VEVENT with the same UID and an RRULE",
+    );
+  }
+  if (series.stored.status === "rejected") {
+    return err(`its series was not imported: ${series.stored.reason}`);
+  }
+  if (series.fields === undefined || !isSeries(series.fields)) {
+    return err(
+      "the VEVENT with this UID does not repeat (no RRULE), so it has no occurrence to override",
+    );
+  }
+  const id = occurrenceId(override.seriesId, override.originalStart);
+  if (overridden.has(id)) {
+    return err("another VEVENT earlier in the file overrides the same occurrence");
+  }
+  overridden.add(id);
+  return ok({
+    id,
+    override,
+    series: series.fields,
+    seriesCreated: series.stored.status === "created",
+  });
 }
 
 async function storeEvent(
@@ -117,12 +144,7 @@ async function storeEvent(
 async function storeOverride(
   store: EventStore,
   userId: string,
-  target: {
-    id: string;
-    override: ImportedOverride;
-    series: EventFields;
-    seriesCreated: boolean;
-  },
+  target: OverrideTarget,
 ): Promise<Stored> {
   const { id, override, series } = target;
   const done: Stored = {
