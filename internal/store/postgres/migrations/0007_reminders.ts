@@ -21,9 +21,9 @@
 // called only for writes that move it (the WHEN clauses), so a rename costs
 // nothing, and an event without a reminder costs nothing either.
 //
-// Measured on this machine (scripts/trigger_cost.ts, PostgreSQL 15, 4,000
-// single-event inserts with a reminder, one per round trip, as CreateEvent
-// writes them): see docs/RECURRENCE.md "Reminders" for the figures.
+// Why triggers and not application code: the writes stay in one place, and
+// the cost per write was measured (bench/reminder_write_cost.ts; figures in
+// docs/BENCHMARKS.md, "Reminders table").
 //
 // The events columns notify_at, reminder_sent_at and reminder_skipped_at stay:
 // notify_at is what a write asks for (a single event's due time, a series'
