@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import postgres, { type Sql } from "postgres";
+import { occurrenceId } from "../../domain/recurrence.js";
 import { silentLogger } from "../../log/logger.js";
 import { type DueReminder, StoreUnavailableError } from "../store.js";
 import { ManualClock, runEventStoreContract } from "../testing/contract.js";
@@ -228,6 +229,7 @@ describe("migrations on a server", () => {
         "0005_feed_secrets",
         "0006_sync_occurrences",
         "0007_reminders",
+        "0008_sync_series_resets",
       ],
       JSON.stringify(appliedBy),
     );
@@ -245,6 +247,7 @@ describe("migrations on a server", () => {
       "0005_feed_secrets",
       "0006_sync_occurrences",
       "0007_reminders",
+      "0008_sync_series_resets",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
     assert.deepEqual(await tables(first), [
@@ -256,6 +259,45 @@ describe("migrations on a server", () => {
       "schema_migrations",
       "sync_users",
     ]);
+  });
+
+  it("numbers each series' exceptions after the series when upgrading to 0008", async () => {
+    const sql = pool(await newSchema("series_resets"), 1);
+    await runMigrations(
+      sql,
+      logger,
+      migrations.filter((m) => m.version < 8),
+    );
+    const store = new PostgresEventStore(sql, { clock: new ManualClock().read });
+    const user = "user-a";
+    const seriesId = randomUUID();
+    const weekly = {
+      ...event("2026-06-01T07:00:00Z", HOUR),
+      recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"],
+      timeZone: "UTC",
+    };
+    const created = await store.createEvent(user, seriesId, weekly);
+    assert.ok(created.ok);
+    const moved = occurrenceId(seriesId, new Date("2026-06-08T07:00:00Z"));
+    const cancelled = occurrenceId(seriesId, new Date("2026-06-15T07:00:00Z"));
+    assert.ok(
+      (await store.updateEvent(user, moved, event("2026-06-09T10:00:00Z", HOUR), undefined)).ok,
+    );
+    assert.ok((await store.deleteEvent(user, cancelled)).ok);
+    // Edited before 0008: the series is numbered after its exceptions.
+    assert.ok((await store.updateEvent(user, seriesId, { ...weekly, title: "renamed" }, 1)).ok);
+    const order = async () => {
+      const page = await store.readChanges(user, 0, 100, "full");
+      assert.ok(page.ok);
+      return page.value.changes.map((c) => (c.kind === "upsert" ? c.event.id : c.id));
+    };
+    assert.deepEqual(await order(), [moved, cancelled, seriesId]);
+    assert.deepEqual(await runMigrations(sql, logger), { applied: ["0008_sync_series_resets"] });
+    assert.deepEqual(await order(), [seriesId, moved, cancelled]);
+    const [counter] = await sql<{ last: string; top: string }[]>`
+      select (select last_change from sync_users where user_id = ${user})::text as last,
+             (select max(change) from event_changes where user_id = ${user})::text as top`;
+    assert.equal(counter?.last, counter?.top, "the counter covers the new numbers");
   });
 
   it("leaves the schema as it was when a migration fails, and names the file", async () => {
@@ -636,6 +678,7 @@ describe("reminder dispatch on a server", () => {
         "0005_feed_secrets",
         "0006_sync_occurrences",
         "0007_reminders",
+        "0008_sync_series_resets",
       ],
     });
     const store = new PostgresReminderStore(sql);
@@ -678,7 +721,9 @@ describe("reminder dispatch on a server", () => {
              ('user-b', ${series.done}, 'series done', ${at("2025-10-01T08:00:00Z")},
               ${at("2025-10-03T09:00:00Z")}, 600000, 'infinity', now(), now(), 1,
               array['RRULE:FREQ=DAILY;COUNT=3'], 'UTC', 3600000)`;
-    assert.deepEqual(await runMigrations(sql, logger), { applied: ["0007_reminders"] });
+    assert.deepEqual(await runMigrations(sql, logger), {
+      applied: ["0007_reminders", "0008_sync_series_resets"],
+    });
     const rows = await sql<{ event_id: string; due: string }[]>`
       select event_id::text as event_id,
              to_char(notify_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI') as due

@@ -10,6 +10,7 @@ import { migration0004 } from "./0004_sync.js";
 import { migration0005 } from "./0005_feed_secrets.js";
 import { migration0006 } from "./0006_sync_occurrences.js";
 import { migration0007 } from "./0007_reminders.js";
+import { migration0008 } from "./0008_sync_series_resets.js";
 
 export const migrations: readonly Migration[] = [
   migration0001,
@@ -19,4 +20,5 @@ export const migrations: readonly Migration[] = [
   migration0005,
   migration0006,
   migration0007,
+  migration0008,
 ];
