@@ -66,6 +66,7 @@ export async function openEventStore(
   const store = new PostgresEventStore(database.sql, {
     clock,
     endIdleTransactions: !database.embedded,
+    ...(database.reads && { reads: database.reads }),
   });
   return {
     store,
