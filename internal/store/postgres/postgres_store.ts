@@ -595,7 +595,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   async close(): Promise<void> {
     // Queries already sent may finish; after 5 s the connections are cut.
-    await this.#sql.end({ timeout: 5 });
+    await Promise.all([this.#sql.end({ timeout: 5 }), this.#reads?.end({ timeout: 5 })]);
   }
 }
 
