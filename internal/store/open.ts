@@ -71,7 +71,10 @@ export async function openEventStore(
   return {
     store,
     reminders: store,
-    feeds: new PostgresFeedStore(database.sql, { endIdleTransactions: !database.embedded }),
+    feeds: new PostgresFeedStore(database.sql, {
+      endIdleTransactions: !database.embedded,
+      ...(database.reads && { reads: database.reads }),
+    }),
     tombstones: store,
     sql: database.sql,
     sharedSql: database.embedded ? undefined : database.sql,

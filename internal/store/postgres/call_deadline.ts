@@ -185,6 +185,21 @@ export async function inOneStatement<R>(
 }
 
 /**
+ * One read of a call: as one statement on `reads` (a pool made with
+ * readPoolOptions) when there is one, else in a read-only transaction on
+ * `sql` (the embedded database).
+ */
+export function readOnce<R>(
+  pools: { sql: Sql; reads: Sql | undefined },
+  deadline: CallDeadline,
+  read: (db: Db) => CancellableQuery<R>,
+): Promise<R> {
+  return pools.reads
+    ? inOneStatement(pools.reads, deadline, read)
+    : inReadTransaction(pools.sql, deadline, read);
+}
+
+/**
  * Runs `operation` with a deadline of `timeoutMs`. Past it, `operation` is
  * told (the deadline expires) and given GRACE_MS to end; an operation that
  * ended in error then, or not at all, is answered StoreUnavailableError. A

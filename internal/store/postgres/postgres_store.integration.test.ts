@@ -117,7 +117,7 @@ runEventStoreContract("postgres (server)", async (clock) => {
 });
 
 runFeedStoreContract("postgres (server)", async () => ({
-  feeds: new PostgresFeedStore(await mainPool()),
+  feeds: new PostgresFeedStore(await mainPool(), await mainReads()),
   dispose: async () => {},
 }));
 

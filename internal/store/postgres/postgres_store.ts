@@ -47,9 +47,9 @@ import type {
 } from "../sync.js";
 import {
   type CallDeadline,
-  inOneStatement,
   inReadTransaction,
   inTransaction,
+  readOnce,
   withinDeadline,
 } from "./call_deadline.js";
 import type { Db } from "./db.js";
@@ -140,14 +140,12 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     );
   }
 
-  /** One read of a call: see inOneStatement and inReadTransaction. */
+  /** One read of a call: see readOnce. */
   #read<R>(
     deadline: CallDeadline,
     read: (db: Db) => PromiseLike<R> & { cancel(): unknown },
   ): Promise<R> {
-    return this.#reads
-      ? inOneStatement(this.#reads, deadline, read)
-      : inReadTransaction(this.#sql, deadline, read);
+    return readOnce({ sql: this.#sql, reads: this.#reads }, deadline, read);
   }
 
   createEvent(
