@@ -23,7 +23,7 @@ export interface Database {
   reads?: Sql;
   /** True for the embedded PGlite, which is always migrated on open. */
   embedded: boolean;
-  /** Ends the pool, then stops the embedded database if there is one. */
+  /** Ends the pools, then stops the embedded database if there is one. */
   close(): Promise<void>;
 }
 

@@ -609,10 +609,10 @@ function feedRowsQuery(db: Db, userId: string, window: TimeWindow, limit: number
     limit ${limit}`;
 }
 
-/** The query behind listEvents; exported so tests can EXPLAIN exactly it. */
 /**
- * eventsInWindow's rows (overridden_ms null) and seriesQuery's, in one
- * statement: one round trip, and both read in one snapshot.
+ * The query behind listEvents: eventsInWindow's rows (overridden_ms null) and
+ * seriesQuery's, in one statement: one round trip, and both read in one
+ * snapshot.
  */
 function eventsAndSeriesInWindow(
   db: Db,
@@ -628,6 +628,7 @@ function eventsAndSeriesInWindow(
     (${seriesQuery(db, userId, window, [])})`;
 }
 
+/** The single events of listEvents; exported so tests can EXPLAIN exactly it. */
 export function eventsInWindow(
   db: Db,
   userId: string,
