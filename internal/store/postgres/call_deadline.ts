@@ -230,11 +230,13 @@ export async function withinDeadline<T>(
     const first = await Promise.race([settled, elapsed(timeoutMs)]);
     if (first !== "elapsed") {
       if (first.ok) return first.value;
-      // The server may end a statement at the deadline a moment before our
-      // timer fires: that is the deadline too.
+      // The server may end a statement, or a transaction left idle, at the
+      // deadline a moment before our timer fires (a busy process runs its
+      // timers late): that is the deadline too.
       if (
         first.error instanceof DeadlineExpiredError ||
-        hasSqlState(first.error, SqlState.queryCanceled)
+        hasSqlState(first.error, SqlState.queryCanceled) ||
+        hasSqlState(first.error, SqlState.idleInTransactionTimeout)
       ) {
         throw unavailable(first.error);
       }
