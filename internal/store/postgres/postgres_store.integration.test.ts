@@ -18,13 +18,18 @@ import { runFeedRowsContract } from "../testing/feed_rows_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSeriesContract } from "../testing/series_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
-import { connectWithRetry, DatabaseConnectError, serverPoolOptions } from "./connect.js";
+import {
+  connectWithRetry,
+  DatabaseConnectError,
+  readPoolOptions,
+  serverPoolOptions,
+} from "./connect.js";
 import { isConnectionError } from "./errors.js";
 import { PostgresFeedStore } from "./feed_store.js";
 import { type Migration, MigrationError, runMigrations } from "./migrate.js";
 import { migration0001 } from "./migrations/0001_events.js";
 import { migrations } from "./migrations/index.js";
-import { PostgresEventStore } from "./postgres_store.js";
+import { DEFAULT_CALL_TIMEOUT_MS, PostgresEventStore } from "./postgres_store.js";
 import { PostgresReminderStore } from "./reminder_store.js";
 import { instant } from "./rows.js";
 import { checkReminderPlans, seedPlanData } from "./testing/reminder_plans.js";
@@ -63,8 +68,9 @@ async function newSchema(label: string): Promise<string> {
  * A pool whose connections look in `schema` first, then in public, where
  * btree_gist lives (see the root before hook).
  */
-function pool(schema: string, max = 10, target = url): Sql {
-  const options = serverPoolOptions(logger, max);
+function pool(schema: string, max = 10, target = url, readsTimeoutMs?: number): Sql {
+  const server = serverPoolOptions(logger, max);
+  const options = readsTimeoutMs === undefined ? server : readPoolOptions(server, readsTimeoutMs);
   const sql = postgres(target, {
     ...options,
     connection: { ...options.connection, search_path: `${schema},public` },
@@ -98,31 +104,39 @@ function mainPool(): Promise<Sql> {
   return mainSql;
 }
 
+// The api's pool of one-statement reads on the same schema (connect.ts).
+let mainReadsSql: Sql | undefined;
+async function mainReads(): Promise<{ reads: Sql }> {
+  await mainPool();
+  mainReadsSql ??= pool(mainSchema, 10, url, DEFAULT_CALL_TIMEOUT_MS);
+  return { reads: mainReadsSql };
+}
+
 runEventStoreContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
   // The pool is shared with the tests below and ended in the root after hook.
   return { store, dispose: async () => {} };
 });
 
 runFeedStoreContract("postgres (server)", async () => ({
-  feeds: new PostgresFeedStore(await mainPool()),
+  feeds: new PostgresFeedStore(await mainPool(), await mainReads()),
   dispose: async () => {},
 }));
 
 runPostgresStoreChecks("server", mainPool);
 
 runFeedRowsContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
   return { store, dispose: async () => {} };
 });
 
 runSeriesContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
   return { events: store, reminders: store, dispose: async () => {} };
 });
 
 runSyncStoreContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
   return { store, dispose: async () => {} };
 });
 runSyncOrderingChecks("server", async (max) => {

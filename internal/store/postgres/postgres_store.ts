@@ -46,10 +46,10 @@ import type {
   TombstoneStore,
 } from "../sync.js";
 import {
-  bothEnded,
   type CallDeadline,
   inReadTransaction,
   inTransaction,
+  readOnce,
   withinDeadline,
 } from "./call_deadline.js";
 import type { Db } from "./db.js";
@@ -65,6 +65,7 @@ import {
   locateQuery,
   occurrencesIn,
   recurrenceOf,
+  type SeriesRow,
   seriesNotifyCursor,
   seriesOverlapping,
   seriesQuery,
@@ -95,6 +96,7 @@ const MAX_ATTEMPTS = 4;
  */
 export class PostgresEventStore implements EventStore, ReminderStore, SyncStore, TombstoneStore {
   readonly #sql: Sql;
+  readonly #reads: Sql | undefined;
   readonly #clock: Clock;
   readonly #reminders: PostgresReminderStore;
   readonly #callTimeoutMs: number;
@@ -107,9 +109,16 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
       callTimeoutMs?: number;
       /** False on the embedded database: see DeadlineOptions. */
       endIdleTransactions?: boolean;
+      /**
+       * A pool made with readPoolOptions(…, callTimeoutMs): reads then run
+       * as one statement each (inOneStatement). Without it, in a read-only
+       * transaction on `sql` (inReadTransaction).
+       */
+      reads?: Sql;
     } = {},
   ) {
     this.#sql = sql;
+    this.#reads = options.reads;
     this.#clock = options.clock ?? systemClock;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.#endIdleTransactions = options.endIdleTransactions ?? true;
@@ -129,6 +138,14 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
       { endIdleTransactions: this.#endIdleTransactions },
       (deadline) => unlessUnavailable(what, () => operation(deadline)),
     );
+  }
+
+  /** One read of a call: see readOnce. */
+  #read<R>(
+    deadline: CallDeadline,
+    read: (db: Db) => PromiseLike<R> & { cancel(): unknown },
+  ): Promise<R> {
+    return readOnce({ sql: this.#sql, reads: this.#reads }, deadline, read);
   }
 
   createEvent(
@@ -174,9 +191,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
     return this.#call("get event", async (deadline) => {
-      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
-        locateQuery(db, userId, id),
-      );
+      const rows = await this.#read(deadline, (db) => locateQuery(db, userId, id));
       const found = locateFrom(rows, id);
       return found && !found.cancelled ? ok(found.event) : err({ kind: "not_found", id });
     });
@@ -484,13 +499,12 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     // Postgres refuses to build a range whose end precedes its start.
     if (!(window.start < window.end)) return Promise.resolve([]);
     return this.#call("list events", async (deadline) => {
-      // Single events and the user's series, read side by side.
-      const [rows, seriesRows] = await bothEnded(
-        inReadTransaction(this.#sql, deadline, (db) =>
-          eventsInWindow(db, userId, window, limit, after),
-        ),
-        inReadTransaction(this.#sql, deadline, (db) => seriesQuery(db, userId, window, [])),
+      // Single events and the user's series, in one statement.
+      const both = await this.#read(deadline, (db) =>
+        eventsAndSeriesInWindow(db, userId, window, limit, after),
       );
+      const rows = both.filter((row) => row.overridden_ms === null);
+      const seriesRows = both.filter((row): row is SeriesRow => row.overridden_ms !== null);
       const events = rows
         .map(toEvent)
         .filter((e) => after === undefined || byStartThenId(e, after) > 0);
@@ -509,9 +523,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
   listFeedRows(userId: string, window: TimeWindow, limit: number): Promise<FeedRow[]> {
     if (!(window.start < window.end)) return Promise.resolve([]);
     return this.#call("list feed rows", async (deadline) => {
-      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
-        feedRowsQuery(db, userId, window, limit),
-      );
+      const rows = await this.#read(deadline, (db) => feedRowsQuery(db, userId, window, limit));
       return rows
         .map((row) => ({ event: toEvent(row), cancelled: row.cancelled }))
         .sort((a, b) => byStartThenId(a.event, b.event));
@@ -525,7 +537,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     mode: "full" | "incremental",
   ): Promise<Result<ChangePage, SyncPositionExpired>> {
     return this.#call("read changes", async (deadline) => {
-      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
+      const rows = await this.#read(deadline, (db) =>
         sync.changesAfter(db, userId, after, limit + 1, mode === "incremental"),
       );
       return sync.changePage(rows, after, limit, mode);
@@ -534,9 +546,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   syncPosition(userId: string): Promise<number> {
     return this.#call("read sync position", async (deadline) => {
-      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
-        sync.syncPositionQuery(db, userId),
-      );
+      const rows = await this.#read(deadline, (db) => sync.syncPositionQuery(db, userId));
       return Number(rows[0]?.last_change ?? 0);
     });
   }
@@ -579,7 +589,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   async close(): Promise<void> {
     // Queries already sent may finish; after 5 s the connections are cut.
-    await this.#sql.end({ timeout: 5 });
+    await Promise.all([this.#sql.end({ timeout: 5 }), this.#reads?.end({ timeout: 5 })]);
   }
 }
 
@@ -595,7 +605,26 @@ function feedRowsQuery(db: Db, userId: string, window: TimeWindow, limit: number
     limit ${limit}`;
 }
 
-/** The query behind listEvents; exported so tests can EXPLAIN exactly it. */
+/**
+ * The query behind listEvents: eventsInWindow's rows (overridden_ms null) and
+ * seriesQuery's, in one statement: one round trip, and both read in one
+ * snapshot.
+ */
+function eventsAndSeriesInWindow(
+  db: Db,
+  userId: string,
+  window: TimeWindow,
+  limit: number,
+  after?: ListCursor,
+) {
+  return db<(EventRow & { overridden_ms: SeriesRow["overridden_ms"] | null })[]>`
+    select single.*, null::float8[] as overridden_ms
+      from (${eventsInWindow(db, userId, window, limit, after)}) single
+    union all
+    (${seriesQuery(db, userId, window, [])})`;
+}
+
+/** The single events of listEvents; exported so tests can EXPLAIN exactly it. */
 export function eventsInWindow(
   db: Db,
   userId: string,

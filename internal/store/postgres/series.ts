@@ -135,7 +135,7 @@ export async function locate(
   return locateFrom(await locateQuery(db, userId, id, forUpdate), id);
 }
 
-interface SeriesRow extends EventRow {
+export interface SeriesRow extends EventRow {
   overridden_ms: number[];
 }
 
