@@ -23,8 +23,17 @@ import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { Sql } from "postgres";
 import { CalendarService } from "../gen/calendar/v1/calendar_pb.js";
-import { eventsInWindow } from "../internal/store/postgres/postgres_store.js";
-import { type EventRow, eventColumns, instant } from "../internal/store/postgres/rows.js";
+import { notifyAt } from "../internal/domain/event.js";
+import { CallDeadline, inPipelinedTransaction } from "../internal/store/postgres/call_deadline.js";
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  eventsInWindow,
+} from "../internal/store/postgres/postgres_store.js";
+import { type EventRow, eventColumns } from "../internal/store/postgres/rows.js";
+import { deleteSingle } from "../internal/store/postgres/sql/delete_single.js";
+import { insertSingle } from "../internal/store/postgres/sql/insert_single.js";
+import { afterUserLock } from "../internal/store/postgres/sql/lock_user.js";
+import { updateSingle } from "../internal/store/postgres/sql/update_single.js";
 import { BenchService, PlainService } from "./bench_service.js";
 import {
   leanConnectJsonClient,
@@ -32,7 +41,6 @@ import {
   type UnaryCall,
   unaryMethod,
 } from "./lean_client.js";
-import { deleteEvent, updateEvent } from "./reference_sql.js";
 import {
   type ApiProcess,
   type BenchDatabase,
@@ -191,12 +199,6 @@ interface Targets {
 
 const pick = (events: Seeded[], seq: number) => events[(seq * 7919) % events.length] as Seeded;
 /** Spread over the seeded events: 64 calls in flight touch 64 different events. */
-const updatedFields = (e: Seeded) => ({
-  title: "updated",
-  startMs: e.startMs,
-  durationMs: HOUR,
-  notifyBeforeMs: HOUR / 6,
-});
 const updated = (e: Seeded) => ({
   id: e.id,
   title: "updated",
@@ -258,7 +260,14 @@ function connectClient(transport: Transport): UnaryCall {
   };
 }
 
-/** The SQL the store issues (postgres_store.ts), straight on a postgres.js pool. */
+/** A store call's deadline (call_deadline.ts), as the api gives each. */
+const storeDeadline = () =>
+  new CallDeadline(DEFAULT_CALL_TIMEOUT_MS, { endIdleTransactions: true });
+
+/**
+ * The SQL the store issues (postgres_store.ts), straight on a postgres.js
+ * pool: for the writes, the fast paths' (sql/), in one round trip each.
+ */
 function pgCalls(sql: Sql, { events, deletable }: Targets): Calls {
   const cell = ++cellCounter;
   const list = (userId: string, w: { start: number; end: number }) =>
@@ -266,42 +275,41 @@ function pgCalls(sql: Sql, { events, deletable }: Targets): Calls {
   return {
     CreateEvent: (seq) => {
       const userId = createUser(cell, seq);
-      const id = randomUUID();
-      const start = new Date(CREATE_START);
-      const end = new Date(CREATE_START + HOUR / 2);
-      const notifyAt = new Date(CREATE_START - HOUR / 6);
       const now = new Date();
-      return sql.begin(async (tx) => {
-        await tx`select pg_advisory_xact_lock(${0x63616c}::int4, hashtext(${userId}))`;
-        await tx<EventRow[]>`
-          select ${eventColumns(tx)} from events where user_id = ${userId} and id = ${id}`;
-        await tx`
-          select id from events
-          where user_id = ${userId}
-            and tstzrange(start_time, end_time, '[)')
-              && tstzrange(${instant(tx, start)}, ${instant(tx, end)}, '[)')
-            and (${null}::uuid is null or id <> ${null}::uuid)
-          order by start_time, id
-          limit 1`;
-        await tx<EventRow[]>`
-          insert into events (
-            user_id, id, title, description, start_time, end_time,
-            notify_before_ms, notify_at, created_at, updated_at, version)
-          values (
-            ${userId}, ${id}, ${"bench"}, ${null},
-            ${instant(tx, start)}, ${instant(tx, end)},
-            ${HOUR / 6}::int8, ${instant(tx, notifyAt)},
-            ${instant(tx, now)}, ${instant(tx, now)}, 1)
-          returning ${eventColumns(tx)}`;
-      });
+      const fields = {
+        title: "bench",
+        start: new Date(CREATE_START),
+        durationMs: HOUR / 2,
+        description: undefined,
+        notifyBeforeMs: HOUR / 6,
+      };
+      const meta = {
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+        notifyAt: notifyAt(fields) ?? null,
+      };
+      return inPipelinedTransaction(sql, storeDeadline(), (tx) =>
+        afterUserLock(tx, userId, insertSingle(tx, userId, randomUUID(), fields, meta)),
+      );
     },
     UpdateEvent: (seq) => {
       const e = pick(events, seq);
-      return updateEvent(sql, e.userId, e.id, updatedFields(e));
+      const fields = {
+        title: "updated",
+        start: new Date(e.startMs),
+        durationMs: HOUR,
+        description: undefined,
+        notifyBeforeMs: HOUR / 6,
+      };
+      const meta = { updatedAt: new Date(), notifyAt: notifyAt(fields) ?? null };
+      return inPipelinedTransaction(sql, storeDeadline(), (tx) =>
+        afterUserLock(tx, e.userId, updateSingle(tx, e.userId, e.id, fields, undefined, meta)),
+      );
     },
     DeleteEvent: (seq) => {
       const e = deleted({ events, deletable }, seq);
-      return deleteEvent(sql, e.userId, e.id);
+      return inPipelinedTransaction(sql, storeDeadline(), (tx) => deleteSingle(tx, e.userId, e.id));
     },
     GetEvent: (seq) => {
       const e = pick(events, seq);

@@ -26,6 +26,7 @@ import { PostgresEventStore } from "./postgres_store.js";
 import { PostgresReminderStore } from "./reminder_store.js";
 import { instant } from "./rows.js";
 import { checkReminderPlans, seedPlanData } from "./testing/reminder_plans.js";
+import { schemaPool } from "./testing/schema_pool.js";
 import { runPostgresStoreChecks } from "./testing/store_checks.js";
 import { runSyncOrderingChecks } from "./testing/sync_ordering.js";
 import { TcpProxy } from "./testing/tcp_proxy.js";
@@ -62,11 +63,7 @@ async function newSchema(label: string): Promise<string> {
  * btree_gist lives (see the root before hook).
  */
 function pool(schema: string, max = 10, target = url): Sql {
-  const options = serverPoolOptions(logger, max);
-  const sql = postgres(target, {
-    ...options,
-    connection: { ...options.connection, search_path: `${schema},public` },
-  });
+  const sql = schemaPool(target, schema, max);
   pools.push(sql);
   return sql;
 }
