@@ -26,7 +26,7 @@ import { type RecurringReport, recurringRatios, runRecurringBench } from "./recu
 import { formatCores, type RemindersReport, runRemindersBench } from "./reminders.js";
 import { createDatabase, progress, runId, startApi, startReference } from "./setup.js";
 import { type CellResult, fmt, ratio } from "./stats.js";
-import { runSyncBench, type SyncReport } from "./sync.js";
+import { runSyncBench, SYNC_PAGE_SIZE, type SyncReport } from "./sync.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -207,7 +207,7 @@ async function main(): Promise<Results> {
     });
     const sy = results.sync;
     target("watch lag p99", sy.lag.p99Ms, 1000, true, " ms");
-    target("watch changes received/expected", ratio(sy.received, sy.expected), 1, false);
+    target("watchers at the final version", ratio(sy.watchersUpToDate, sy.watchers), 1, false);
     target(
       `full SyncEvents of ${sy.syncEvents} events`,
       sy.fullSyncEventsPerSecond,
@@ -519,12 +519,36 @@ function print(results: Results): void {
             "",
             `${fmt(sy.lag.p50Ms, 0)} / ${fmt(sy.lag.p99Ms, 0)} / ${fmt(sy.lag.maxMs, 0)} ms`,
           ],
-          ["changes received by watchers / expected", "", "", `${sy.received}/${sy.expected}`],
+          [
+            "watchers at their user's final version (no change lost)",
+            "",
+            "",
+            `${sy.watchersUpToDate}/${sy.watchers}`,
+          ],
+          [
+            "changes received / written x watchers (fewer: updates coalesced)",
+            "",
+            "",
+            `${sy.received}/${sy.expected}`,
+          ],
           ["watches resumed after UNAVAILABLE", "", "", String(sy.reconnects)],
+          ["watches ended with another code (resumed)", "", "", JSON.stringify(sy.watchFailures)],
+          [
+            "UpdateEvent round trip p50 / p99 (side by side with the lag)",
+            "",
+            "",
+            `${fmt(sy.writeLatency.p50Ms, 0)} / ${fmt(sy.writeLatency.p99Ms, 0)} ms`,
+          ],
           ["writes done / failed", "", "", `${sy.writes} / ${sy.writeErrors}`],
+          [
+            "writes answered per second / writer's slip behind its schedule",
+            "",
+            "",
+            `${fmt(sy.achievedWritesPerSecond, 0)}/s / ${fmt(sy.writerSlipMs, 0)} ms`,
+          ],
           ["cores busy during the watch cell", "", "", formatCores({ ...sy.watchCores })],
           [
-            `full SyncEvents of ${sy.syncEvents} events (pages of 1000), 5 rounds`,
+            `full SyncEvents of ${sy.syncEvents} events (pages of ${SYNC_PAGE_SIZE}), 5 rounds`,
             "",
             "",
             `${sy.fullSyncMs.map((ms) => fmt(ms, 0)).join(" / ")} ms`,
@@ -535,7 +559,20 @@ function print(results: Results): void {
             "",
             `${fmt(sy.fullSyncEventsPerSecond, 0)} events/s`,
           ],
+          [
+            `ListEvents of the same events (pages of ${SYNC_PAGE_SIZE}), side by side`,
+            "",
+            "",
+            `${sy.listAllMs.map((ms) => fmt(ms, 0)).join(" / ")} ms`,
+          ],
+          [
+            "full SyncEvents / ListEvents throughput (median rounds)",
+            "",
+            "",
+            fmt(ratio(sy.fullSyncEventsPerSecond, sy.listAllEventsPerSecond), 2),
+          ],
           ["incremental SyncEvents of 100 changes", "", "", `${fmt(sy.incrementalSyncMs, 1)} ms`],
+          ["SyncEvents pages retried after UNAVAILABLE", "", "", String(sy.syncRetries)],
         ],
       ),
     );

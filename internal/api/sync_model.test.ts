@@ -1,5 +1,5 @@
-// Model-based test of sync (fast-check): random writes by several clients of
-// one user, interleaved with incremental syncs by several replicas at random
+// Model-based test of sync (fast-check): random writes of single events by
+// several clients of one user (series: testing/series_sync_model.ts), interleaved with incremental syncs by several replicas at random
 // page sizes. The model is the set of live events as the write responses
 // describe them. After every step, a replica that syncs from its last token
 // must equal the model, and so must the server's own listing.
@@ -12,6 +12,7 @@ import type { Client } from "@connectrpc/connect";
 import fc from "fast-check";
 import { CalendarService, type Event, EventSchema } from "../../gen/calendar/v1/calendar_pb.js";
 import { CalendarSyncService } from "../../gen/calendar/v1/sync_pb.js";
+import { checkSeriesSyncModel } from "./testing/series_sync_model.js";
 import { clientFor, protocols, startTestServer, type TestServer } from "./testing/test_server.js";
 
 const HOUR = 3_600_000;
@@ -161,6 +162,12 @@ describe("sync, model-based (fast-check)", () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  // Series, exceptions and cancellations: few runs here (each step also
+  // takes a full sync and a listing); the reliability suite runs many more.
+  it("replays series edits, splits, moved and cancelled occurrences exactly, after every step", async () => {
+    await checkSeriesSyncModel(server.url, { numRuns: 15, maxSteps: 25 });
   });
 });
 

@@ -11,7 +11,11 @@ import type { Result } from "../domain/result.js";
  * occurrences), an exception under its occurrence id. A cancelled occurrence
  * is a "delete" of its occurrence id: the client removes that occurrence
  * from its expansion of the series. So is an exception dropped with its
- * series or by a series edit.
+ * series. A series' change replaces everything a client knows of its
+ * occurrences, so every store numbers a series' exceptions after each write
+ * of the series, and leaves out deletions of its occurrence ids numbered
+ * before the series' latest change (see
+ * postgres/migrations/0008_sync_series_resets.ts for why).
  */
 export type EventChange =
   | { kind: "upsert"; change: number; event: CalendarEvent }

@@ -12,6 +12,10 @@
 // a third api process takes random creates, updates and deletes from
 // several writers. Afterwards every watcher's copy, built only from its
 // stream, must equal the server's state: no change lost, none out of order.
+//
+// Series model: random series writes (rule edits, splits, moved and
+// cancelled occurrences) with replicas syncing in between, checked after
+// every step against a full sync and ListEvents; FUZZ_RUNS / 5 sequences.
 // The lag from commit (updated_at) to receipt is reported as p50/p99.
 import assert from "node:assert/strict";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
@@ -23,6 +27,7 @@ import fc from "fast-check";
 import postgres from "postgres";
 import { CalendarService, EventSchema } from "../../gen/calendar/v1/calendar_pb.js";
 import { CalendarSyncService } from "../../gen/calendar/v1/sync_pb.js";
+import { checkSeriesSyncModel } from "../../internal/api/testing/series_sync_model.js";
 import { clientFor, protocols } from "../../internal/api/testing/test_server.js";
 import { runCalService, startCalService, waitForLog } from "../../internal/testing/process.js";
 import { hostileString, timestampArb, timeZoneArb } from "./arbitraries.js";
@@ -184,6 +189,19 @@ describe("sync RPCs, fuzzed", () => {
       ),
       { numRuns: RUNS },
     );
+  });
+
+  // The model of series sync (internal/api/testing/series_sync_model.ts),
+  // with more and longer sequences than npm test runs, on the real store.
+  it("replays random series, exception and cancellation writes exactly, after every step", async () => {
+    const numRuns = Math.max(5, Math.ceil(RUNS / 5));
+    let passed = false;
+    try {
+      await checkSeriesSyncModel(svc.url, { numRuns, maxSteps: 40 });
+      passed = true;
+    } finally {
+      tally.record("series sync model", passed, `${numRuns} sequences of up to 40 steps`);
+    }
   });
 
   it("logged no server errors", () => {

@@ -138,11 +138,14 @@ export type SyncEventsResponse = Message<"calendar.v1.SyncEventsResponse"> & {
   /**
    * Ids of events deleted since the sync token. Also occurrence ids
    * (<series id>_<original start, 20260601T070000Z>): a cancelled occurrence
-   * (then also in a full sync) and an exception dropped with its series or
-   * by an edit of its series. A client removes that occurrence from its
-   * expansion of the series. Chosen over Google's status "cancelled" so a
-   * client needs no field beyond what single events use; an Event sent here
-   * is therefore never cancelled.
+   * (then also in a full sync), or an exception dropped with its series. A
+   * client removes that occurrence from its expansion of the series. Chosen
+   * over Google's status "cancelled" so a client needs no field beyond what
+   * single events use; an Event sent here is therefore never cancelled.
+   * A series in `events` replaces what the client knows of its occurrences:
+   * drop its exceptions and cancelled occurrences; the ones that still hold
+   * follow it (later in change order). Apply `events` in order, then
+   * `deleted_ids`.
    *
    * @generated from field: repeated string deleted_ids = 2;
    */

@@ -429,6 +429,7 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
     }
     const pending = [...(log?.byEvent ?? [])]
       .filter(([, entry]) => entry.change > after && (mode === "incremental" || !entry.deleted))
+      .filter(([id, entry]) => !(log && supersededDeletion(log, id, entry)))
       .sort(([, a], [, b]) => a.change - b.change);
     const page = pending.slice(0, limit);
     const changes = page.map(([id, entry]): EventChange => {
@@ -472,6 +473,19 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
     }
     log.last += 1;
     log.byEvent.set(id, { change: log.last, deleted, at: this.#clock() });
+    const events = this.#eventsByUser.get(userId);
+    const event = events?.get(id);
+    if (deleted || !events || !event || !isSeries(event)) return;
+    // A series write: its exceptions (cancellations included) get numbers
+    // after it, in their old order, as migration 0008's trigger does (see
+    // there why).
+    const exceptions = exceptionsOf(events, id)
+      .map((e) => ({ id: e.id, change: log.byEvent.get(e.id)?.change ?? 0 }))
+      .sort((a, b) => a.change - b.change);
+    for (const e of exceptions) {
+      log.last += 1;
+      log.byEvent.set(e.id, { change: log.last, deleted: false, at: this.#clock() });
+    }
   }
 
   async ping(): Promise<void> {}
@@ -486,6 +500,21 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
     }
     return events;
   }
+}
+
+/**
+ * A deletion of an occurrence id (a dropped exception's tombstone) that a
+ * later change of its series makes moot: the series replaces what a client
+ * knows of its occurrences (see sync.ts). Left out, as Postgres leaves it out.
+ */
+function supersededDeletion(
+  log: UserChanges,
+  id: string,
+  entry: { change: number; deleted: boolean },
+): boolean {
+  const occurrence = entry.deleted ? parseOccurrenceId(id) : undefined;
+  const series = occurrence && log.byEvent.get(occurrence.seriesId);
+  return series !== undefined && series.change > entry.change;
 }
 
 /**

@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import postgres, { type Sql } from "postgres";
+import { occurrenceId } from "../../domain/recurrence.js";
 import { silentLogger } from "../../log/logger.js";
 import { type DueReminder, StoreUnavailableError } from "../store.js";
 import { ManualClock, runEventStoreContract } from "../testing/contract.js";
@@ -22,6 +23,7 @@ import { isConnectionError } from "./errors.js";
 import { PostgresFeedStore } from "./feed_store.js";
 import { type Migration, MigrationError, runMigrations } from "./migrate.js";
 import { migration0001 } from "./migrations/0001_events.js";
+import { migrations } from "./migrations/index.js";
 import { PostgresEventStore } from "./postgres_store.js";
 import { PostgresReminderStore } from "./reminder_store.js";
 import { instant } from "./rows.js";
@@ -223,6 +225,7 @@ describe("migrations on a server", () => {
         "0004_sync",
         "0005_feed_secrets",
         "0006_sync_occurrences",
+        "0008_sync_series_resets",
       ],
       JSON.stringify(appliedBy),
     );
@@ -239,6 +242,7 @@ describe("migrations on a server", () => {
       "0004_sync",
       "0005_feed_secrets",
       "0006_sync_occurrences",
+      "0008_sync_series_resets",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
     assert.deepEqual(await tables(first), [
@@ -249,6 +253,45 @@ describe("migrations on a server", () => {
       "schema_migrations",
       "sync_users",
     ]);
+  });
+
+  it("numbers each series' exceptions after the series when upgrading to 0008", async () => {
+    const sql = pool(await newSchema("series_resets"), 1);
+    await runMigrations(
+      sql,
+      logger,
+      migrations.filter((m) => m.version < 8),
+    );
+    const store = new PostgresEventStore(sql, { clock: new ManualClock().read });
+    const user = "user-a";
+    const seriesId = randomUUID();
+    const weekly = {
+      ...event("2026-06-01T07:00:00Z", HOUR),
+      recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"],
+      timeZone: "UTC",
+    };
+    const created = await store.createEvent(user, seriesId, weekly);
+    assert.ok(created.ok);
+    const moved = occurrenceId(seriesId, new Date("2026-06-08T07:00:00Z"));
+    const cancelled = occurrenceId(seriesId, new Date("2026-06-15T07:00:00Z"));
+    assert.ok(
+      (await store.updateEvent(user, moved, event("2026-06-09T10:00:00Z", HOUR), undefined)).ok,
+    );
+    assert.ok((await store.deleteEvent(user, cancelled)).ok);
+    // Edited before 0008: the series is numbered after its exceptions.
+    assert.ok((await store.updateEvent(user, seriesId, { ...weekly, title: "renamed" }, 1)).ok);
+    const order = async () => {
+      const page = await store.readChanges(user, 0, 100, "full");
+      assert.ok(page.ok);
+      return page.value.changes.map((c) => (c.kind === "upsert" ? c.event.id : c.id));
+    };
+    assert.deepEqual(await order(), [moved, cancelled, seriesId]);
+    assert.deepEqual(await runMigrations(sql, logger), { applied: ["0008_sync_series_resets"] });
+    assert.deepEqual(await order(), [seriesId, moved, cancelled]);
+    const [counter] = await sql<{ last: string; top: string }[]>`
+      select (select last_change from sync_users where user_id = ${user})::text as last,
+             (select max(change) from event_changes where user_id = ${user})::text as top`;
+    assert.equal(counter?.last, counter?.top, "the counter covers the new numbers");
   });
 
   it("leaves the schema as it was when a migration fails, and names the file", async () => {
@@ -628,6 +671,7 @@ describe("reminder dispatch on a server", () => {
         "0004_sync",
         "0005_feed_secrets",
         "0006_sync_occurrences",
+        "0008_sync_series_resets",
       ],
     });
     const store = new PostgresReminderStore(sql);

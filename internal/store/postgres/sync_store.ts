@@ -63,10 +63,19 @@ export function changesAfter(
       from sync_users where user_id = ${userId}
     ) s
     left join lateral (
-      select change, deleted, event_id, occurrence_id from event_changes
-      where user_id = ${userId} and change > ${after}::int8
-        and (${withDeletions}::bool or not deleted)
-      order by change
+      select l.change, l.deleted, l.event_id, l.occurrence_id from event_changes l
+      where l.user_id = ${userId} and l.change > ${after}::int8
+        and (${withDeletions}::bool or not l.deleted)
+        -- A dropped exception's tombstone is moot once its series changed
+        -- after it: the series replaces what clients know of its occurrences
+        -- (0008_sync_series_resets). Left out so that a page's deleted_ids
+        -- never hide an occurrence an earlier event of the page restored.
+        and not (l.deleted and l.occurrence_id is not null and exists (
+          select from event_changes s
+          where s.user_id = l.user_id
+            and s.event_id = split_part(l.occurrence_id, '_', 1)::uuid
+            and s.change > l.change))
+      order by l.change
       limit ${limit}
     ) c on true
     left join lateral (

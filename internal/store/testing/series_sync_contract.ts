@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { it } from "node:test";
-import type { EventFields } from "../../domain/event.js";
+import type { CalendarEvent, EventFields } from "../../domain/event.js";
 import { occurrenceId } from "../../domain/recurrence.js";
 import type { Result } from "../../domain/result.js";
+import { expandReplica, SyncReplica } from "../../testing/sync_replica.js";
 import type { EventStore } from "../store.js";
 import type { EventChange } from "../sync.js";
 
@@ -122,17 +123,112 @@ export function seriesSyncTests(store: () => EventStore, newUser: () => string):
     assert.deepEqual((await readAll(user, 0, "full")).changes, []);
   });
 
-  it("editing a series reports the exceptions its new rule dropped, and the series", async () => {
+  it("editing a series reports the series, then every exception it kept; not the ones it dropped", async () => {
     const user = newUser();
     const id = randomUUID();
     const series = value(await store().createEvent(user, id, weekly("2026-06-01T07:00:00Z")));
+    const moved = value(
+      await store().updateEvent(user, monday(id, "08"), single("2026-06-09T10:00:00Z"), undefined),
+    );
+    value(await store().deleteEvent(user, monday(id, "15")));
+    value(await store().deleteEvent(user, monday(id, "22")));
+    const from = await store().syncPosition(user);
+    // Only the first three Mondays remain: the 22nd's cancellation is
+    // dropped; the moved 8th and the cancelled 15th are kept.
+    const edited = value(
+      await store().updateEvent(
+        user,
+        id,
+        weekly("2026-06-01T07:00:00Z", { recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3"] }),
+        series.version,
+      ),
+    );
+    const changed = await readAll(user, from, "incremental");
+    // The series replaces what a client knows of its occurrences, so what it
+    // kept follows it, and the dropped 22nd needs no deletion of its own.
+    assert.deepEqual(summary(changed.changes), [
+      ["upsert", id],
+      ["upsert", monday(id, "08")],
+      ["delete", monday(id, "15")],
+    ]);
+    assert.deepEqual(changed.changes[0], {
+      kind: "upsert",
+      change: changed.changes[0]?.change,
+      event: edited,
+    });
+    assert.deepEqual(changed.changes[1], {
+      kind: "upsert",
+      change: changed.changes[1]?.change,
+      event: moved,
+    });
+    // A full sync says the same, in the same order.
+    assert.deepEqual(summary((await readAll(user, 0, "full")).changes), summary(changed.changes));
+  });
+
+  it("a replayed copy shows an occurrence again once a later series edit generates it again", async () => {
+    const user = newUser();
+    const id = randomUUID();
+    const window = {
+      start: new Date("2026-06-01T00:00:00Z"),
+      end: new Date("2026-08-01T00:00:00Z"),
+    };
+    // Copies that sync at different moments and page sizes: after every
+    // step (pages of 1 and of 100), and only at the start and the end.
+    const replicas = [
+      { every: true, pageSize: 1 },
+      { every: true, pageSize: 100 },
+      { every: false, pageSize: 2 },
+    ].map((r) => ({ ...r, copy: new SyncReplica<CalendarEvent>(), position: 0, synced: false }));
+    const sync = async (replica: (typeof replicas)[number]) => {
+      const mode = replica.synced ? "incremental" : "full";
+      for (;;) {
+        const page = value(
+          await store().readChanges(user, replica.position, replica.pageSize, mode),
+        );
+        replica.copy.applyPage(
+          page.changes.flatMap((c) => (c.kind === "upsert" ? [c.event] : [])),
+          page.changes.flatMap((c) => (c.kind === "delete" ? [c.id] : [])),
+        );
+        replica.position = page.position;
+        if (page.complete) break;
+      }
+      replica.synced = true;
+    };
+    const check = async (step: string, all: boolean) => {
+      const listed = await store().listEvents(user, window, 1000);
+      // The server's state as a new client gets it: a full sync.
+      const fresh = {
+        every: false,
+        pageSize: 3,
+        copy: new SyncReplica<CalendarEvent>(),
+        position: 0,
+        synced: false,
+      };
+      await sync(fresh);
+      for (const replica of [...replicas.filter((r) => all || r.every), fresh]) {
+        if (replica !== fresh) await sync(replica);
+        const what = `${step}: replica syncing ${replica.every ? "after every step" : "rarely"}, pages of ${replica.pageSize}`;
+        assert.deepEqual(expandReplica(replica.copy, window), listed, what);
+        assert.deepEqual(replica.copy.events, fresh.copy.events, what);
+        assert.deepEqual(replica.copy.hidden, fresh.copy.hidden, what);
+      }
+    };
+    const series = value(
+      await store().createEvent(
+        user,
+        id,
+        weekly("2026-06-01T07:00:00Z", { recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6"] }),
+      ),
+    );
+    await check("created", true);
     value(
       await store().updateEvent(user, monday(id, "08"), single("2026-06-09T10:00:00Z"), undefined),
     );
     value(await store().deleteEvent(user, monday(id, "22")));
-    const from = await store().syncPosition(user);
-    // Only the first two Mondays remain: the 22nd's cancellation is dropped.
-    const edited = value(
+    await check("moved the 8th, cancelled the 22nd", false);
+    // The 22nd is no longer generated: its cancellation is dropped; the
+    // moved 8th stays.
+    const cut = value(
       await store().updateEvent(
         user,
         id,
@@ -140,16 +236,20 @@ export function seriesSyncTests(store: () => EventStore, newUser: () => string):
         series.version,
       ),
     );
-    const changed = await readAll(user, from, "incremental");
-    const byId = new Map(changed.changes.map((c) => [c.kind === "upsert" ? c.event.id : c.id, c]));
-    assert.deepEqual(byId.get(id), {
-      kind: "upsert",
-      change: byId.get(id)?.change,
-      event: edited,
-    });
-    assert.equal(byId.get(monday(id, "22"))?.kind, "delete");
-    // The 8th is still generated: its exception stays and is not reported.
-    assert.equal(byId.has(monday(id, "08")), false);
+    await check("cut to two Mondays", false);
+    // Back to six Mondays: the 22nd is generated again, and shown.
+    value(
+      await store().updateEvent(
+        user,
+        id,
+        weekly("2026-06-01T07:00:00Z", { recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6"] }),
+        cut.version,
+      ),
+    );
+    const listed = await store().listEvents(user, window, 1000);
+    assert.ok(listed.some((e) => e.id === monday(id, "22")));
+    assert.ok(listed.some((e) => e.id === monday(id, "08") && e.start.getUTCHours() === 10));
+    await check("back to six Mondays", true);
   });
 
   it("lists occurrences in keyset pages across series and single events, none skipped or repeated", async () => {
