@@ -383,26 +383,30 @@ describe("calctl against a running api", () => {
     "DTEND:20300204T160000Z",
     "SUMMARY:Planning",
   ].join("\r\n");
-  const weekly = [
-    "UID:weekly@example.com",
+  // A rule the service does not take: rejected, with the validation's reason.
+  const hourly = [
+    "UID:hourly@example.com",
     "DTSTAMP:20300101T000000Z",
     "DTSTART:20300205T150000Z",
     "DTEND:20300205T160000Z",
-    "RRULE:FREQ=WEEKLY",
-    "SUMMARY:Weekly",
+    "RRULE:FREQ=HOURLY",
+    "SUMMARY:Hourly",
   ].join("\r\n");
 
   it("import prints what happened to each VEVENT, and a re-import changes nothing", async () => {
     const env = { CAL_USER: "importer" };
     const dir = mkdtempSync(join(tmpdir(), "calctl-import-"));
     const file = join(dir, "calendar.ics");
-    writeFileSync(file, ics(planning, weekly));
+    writeFileSync(file, ics(planning, hourly));
 
     const first = await calctl(["import", file], env);
     assert.equal(first.code, 0, first.stderr);
     const lines = first.stdout.split("\n");
     assert.match(lines[0] ?? "", /^created {4}planning@example\.com {2}[0-9a-f-]{36}$/);
-    assert.match(lines[1] ?? "", /^rejected {3}weekly@example\.com {2}\S.*(RRULE|recurring)/i);
+    assert.match(
+      lines[1] ?? "",
+      /^rejected {3}hourly@example\.com {2}invalid content: RRULE FREQ=HOURLY: /,
+    );
     assert.equal(lines.length, 3, first.stdout);
     assert.equal(first.stderr, "1 created, 1 rejected.\n");
     const id = /([0-9a-f-]{36})$/m.exec(first.stdout)?.[1] ?? "";

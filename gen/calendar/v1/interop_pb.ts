@@ -146,7 +146,9 @@ export type ImportResult = Message<"calendar.v1.ImportResult"> & {
 
   /**
    * The stored event's id (derived from the UID, so a re-import finds it);
-   * "" when rejected.
+   * for an override (RECURRENCE-ID) the id of the occurrence it changed or
+   * cancelled, "<series id>_<original start in UTC>" (a cancelled one reads
+   * NOT_FOUND); "" when rejected.
    *
    * @generated from field: string event_id = 4;
    */
