@@ -137,7 +137,7 @@ runReminderStoreContract("postgres (server)", async (clock) => {
     return sql;
   })();
   const sql = await reminderSql;
-  await sql`truncate events`;
+  await sql`truncate events, reminders`;
   const store = new PostgresEventStore(sql, { clock });
   return { events: store, reminders: store, dispose: async () => {} };
 });
@@ -225,6 +225,7 @@ describe("migrations on a server", () => {
         "0004_sync",
         "0005_feed_secrets",
         "0006_sync_occurrences",
+        "0007_reminders",
         "0008_sync_series_resets",
       ],
       JSON.stringify(appliedBy),
@@ -242,6 +243,7 @@ describe("migrations on a server", () => {
       "0004_sync",
       "0005_feed_secrets",
       "0006_sync_occurrences",
+      "0007_reminders",
       "0008_sync_series_resets",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
@@ -250,6 +252,7 @@ describe("migrations on a server", () => {
       "events",
       "feed_key",
       "feed_secrets",
+      "reminders",
       "schema_migrations",
       "sync_users",
     ]);
@@ -596,7 +599,7 @@ describe("reminder dispatch on a server", () => {
       `both schedulers took part: ${sent.join(" + ")}`,
     );
     const [pending] = await pool(schema, 1)<{ count: number }[]>`
-      select count(*)::int as count from events where reminder_sent_at is null`;
+      select count(*)::int as count from reminders`;
     assert.equal(pending?.count, 0);
   });
 
@@ -671,6 +674,7 @@ describe("reminder dispatch on a server", () => {
         "0004_sync",
         "0005_feed_secrets",
         "0006_sync_occurrences",
+        "0007_reminders",
         "0008_sync_series_resets",
       ],
     });
@@ -686,6 +690,48 @@ describe("reminder dispatch on a server", () => {
     );
     assert.deepEqual(result, { claimed: 1, sent: 1, skipped: 0 });
     assert.deepEqual(titles, ["pending"]);
+  });
+  it("moves exactly the pending reminders of a database at 0006 into the reminders table", async () => {
+    const sql = pool(await newSchema("backfill"), 1);
+    await runMigrations(sql, logger, migrations.slice(0, 6));
+    const ids = { pending: randomUUID(), sent: randomUUID(), skipped: randomUUID() };
+    const series = { pending: randomUUID(), done: randomUUID() };
+    const at = (iso: string) => instant(sql, new Date(iso));
+    await sql`
+      insert into events (user_id, id, title, start_time, end_time, notify_before_ms, notify_at,
+                          reminder_sent_at, reminder_skipped_at, created_at, updated_at, version)
+      values ('user-b', ${ids.pending}, 'pending', ${at("2026-09-01T13:00:00Z")},
+              ${at("2026-09-01T14:00:00Z")}, 600000, ${at("2026-09-01T12:50:00Z")},
+              null, null, now(), now(), 1),
+             ('user-b', ${ids.sent}, 'sent', ${at("2026-09-02T13:00:00Z")},
+              ${at("2026-09-02T14:00:00Z")}, 600000, ${at("2026-09-02T12:50:00Z")},
+              now(), null, now(), now(), 1),
+             ('user-b', ${ids.skipped}, 'skipped', ${at("2026-09-03T13:00:00Z")},
+              ${at("2026-09-03T14:00:00Z")}, 600000, ${at("2026-09-03T12:50:00Z")},
+              null, now(), now(), now(), 1)`;
+    await sql`
+      insert into events (user_id, id, title, start_time, end_time, notify_before_ms, notify_at,
+                          created_at, updated_at, version, recurrence, time_zone, duration_ms)
+      values ('user-b', ${series.pending}, 'series', ${at("2026-10-01T08:00:00Z")}, 'infinity',
+              600000, ${at("2026-10-05T07:50:00Z")}, now(), now(), 1,
+              array['RRULE:FREQ=DAILY'], 'UTC', 3600000),
+             ('user-b', ${series.done}, 'series done', ${at("2025-10-01T08:00:00Z")},
+              ${at("2025-10-03T09:00:00Z")}, 600000, 'infinity', now(), now(), 1,
+              array['RRULE:FREQ=DAILY;COUNT=3'], 'UTC', 3600000)`;
+    assert.deepEqual(await runMigrations(sql, logger), {
+      applied: ["0007_reminders", "0008_sync_series_resets"],
+    });
+    const rows = await sql<{ event_id: string; due: string }[]>`
+      select event_id::text as event_id,
+             to_char(notify_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI') as due
+      from reminders order by notify_at`;
+    assert.deepEqual(
+      [...rows],
+      [
+        { event_id: ids.pending, due: "2026-09-01T12:50" },
+        { event_id: series.pending, due: "2026-10-05T07:50" },
+      ],
+    );
   });
 });
 

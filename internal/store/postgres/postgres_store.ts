@@ -58,7 +58,7 @@ import {
 } from "./call_deadline.js";
 import type { Db } from "./db.js";
 import { errorMessage, hasSqlState, SqlState, unlessUnavailable } from "./errors.js";
-import { PostgresReminderStore } from "./reminder_store.js";
+import { PostgresReminderStore, seriesReminderCursor } from "./reminder_store.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
 import {
   busyConflict,
@@ -404,17 +404,13 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     // The series' cursor has passed this occurrence: its reminder went (or
     // was skipped). Unless the edit moves the reminder, it stays sent.
     limit();
-    const seriesCursor = await tx<{ notify_ms: number | null }[]>`
-      select round(extract(epoch from notify_at) * 1000)::float8 as notify_ms
-      from events where user_id = ${userId} and id = ${series.id}`;
-    const cursor = seriesCursor[0]?.notify_ms ?? null;
+    const cursor = await seriesReminderCursor(tx, userId, series.id);
     const occurrenceNotify =
       series.notifyBeforeMs === undefined
         ? undefined
         : originalStart.getTime() - series.notifyBeforeMs;
     const alreadyReminded =
       !found.exception &&
-      cursor !== null &&
       occurrenceNotify !== undefined &&
       cursor > occurrenceNotify &&
       exceptionFields.start.getTime() === originalStart.getTime() &&
