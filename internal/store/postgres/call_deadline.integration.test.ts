@@ -10,7 +10,7 @@ import postgres, { type Sql } from "postgres";
 import type { EventFields } from "../../domain/event.js";
 import { silentLogger } from "../../log/logger.js";
 import { StoreUnavailableError } from "../store.js";
-import { CallDeadline, inReadTransaction } from "./call_deadline.js";
+import { CallDeadline, inPipelinedTransaction, inReadTransaction } from "./call_deadline.js";
 import { readPoolOptions, serverPoolOptions } from "./connect.js";
 import { runMigrations } from "./migrate.js";
 import { PostgresEventStore } from "./postgres_store.js";
@@ -231,5 +231,47 @@ describe("a read sent in one round trip", () => {
         select current_setting('statement_timeout') as "statementTimeout"`;
       assert.equal(after?.statementTimeout, "0");
     }
+  });
+});
+
+describe("a write sent in one round trip", () => {
+  it("runs in its transaction, limited to the time left, and commits", async () => {
+    const sql = pool(`cal_test_deadline_write_order_${process.pid}`, 1);
+    await sql`create temporary table if not exists written (n int)`;
+    const deadline = new CallDeadline(3000, { endIdleTransactions: true });
+    const [settings] = await inPipelinedTransaction(sql, deadline, (db) => {
+      const inserted = db`insert into written values (1)`.execute();
+      const read = db<{ readOnly: string; statementTimeout: string; inBlock: boolean }[]>`
+        select current_setting('transaction_read_only') as "readOnly",
+               current_setting('statement_timeout') as "statementTimeout",
+               now() = statement_timestamp() as "inBlock"`.execute();
+      return Promise.all([inserted, read]).then(([, rows]) => rows);
+    });
+    assert.equal(settings?.readOnly, "off");
+    assert.match(settings?.statementTimeout ?? "", /^[1-9]\d*(ms|s)$/);
+    // now() is the transaction's start: in a transaction block, the select
+    // started after it.
+    assert.equal(settings?.inBlock, false);
+    const [after] = await sql<{ statementTimeout: string; rows: number }[]>`
+      select current_setting('statement_timeout') as "statementTimeout",
+             (select count(*)::int from written) as rows`;
+    assert.deepEqual({ ...after }, { statementTimeout: "0", rows: 1 });
+  });
+
+  it("rolls back everything when a statement fails, and reports that failure", async () => {
+    const sql = pool(`cal_test_deadline_write_fail_${process.pid}`, 1);
+    await sql`create temporary table if not exists kept (n int)`;
+    const deadline = new CallDeadline(3000, { endIdleTransactions: true });
+    await assert.rejects(
+      inPipelinedTransaction(sql, deadline, (db) => {
+        const inserted = db`insert into kept values (1)`.execute();
+        const failed = db`select 1 / 0`.execute();
+        const after = db`select 1`.execute();
+        return Promise.all([inserted, failed, after]);
+      }),
+      /division by zero/,
+    );
+    const [count] = await sql<{ rows: number }[]>`select count(*)::int as rows from kept`;
+    assert.equal(count?.rows, 0);
   });
 });

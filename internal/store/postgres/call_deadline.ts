@@ -122,23 +122,58 @@ export function inTransaction<T>(
  * the postgres.js query itself, not a promise made from it: a query starts
  * when its then() is called, and they must start in this order.
  */
-export async function inReadTransaction<R>(
+export function inReadTransaction<R>(
   sql: Sql,
   deadline: CallDeadline,
   read: (db: Db) => PromiseLike<R>,
 ): Promise<R> {
+  return inOneRoundTrip(sql, deadline, "read", read);
+}
+
+/**
+ * A write sent whole in one round trip: begin, limit, the statements `write`
+ * starts (in order, with query.execute(), returning what the call answers),
+ * commit. postgres.js pipelines them on one reserved connection without
+ * waiting for each answer, so the call waits for the database once instead
+ * of once per statement (issue 17: CreateEvent went from seven round trips
+ * to one). Every statement runs under the statement_timeout the limit set,
+ * so the server ends the work at the deadline and the commit, sent ahead,
+ * then finds an aborted transaction and rolls back. When a statement fails,
+ * those after it fail too ("transaction is aborted"): `write` must report
+ * the first failure (Promise.all over its statements does, as the answers
+ * arrive in order).
+ *
+ * For what can be decided without reading first: a statement that has to
+ * see the answer of an earlier one before it is sent belongs in inTransaction.
+ */
+export function inPipelinedTransaction<R>(
+  sql: Sql,
+  deadline: CallDeadline,
+  write: (db: Db) => PromiseLike<R>,
+): Promise<R> {
+  return inOneRoundTrip(sql, deadline, "write", write);
+}
+
+async function inOneRoundTrip<R>(
+  sql: Sql,
+  deadline: CallDeadline,
+  kind: "read" | "write",
+  work: (db: Db) => PromiseLike<R>,
+): Promise<R> {
   const reserved = await sql.reserve();
   try {
     deadline.throwIfExpired();
-    reserved`begin read only`.catch(() => {
+    const begun = kind === "read" ? reserved`begin read only` : reserved`begin`;
+    begun.catch(() => {
       // Reported by the statements after it.
     });
     deadline.limit(reserved);
-    const outcome = read(reserved).then(
+    const outcome = work(reserved).then(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    const ended = reserved`rollback`; // read only: nothing to keep
+    // A read keeps nothing; a write's commit rolls back if a statement failed.
+    const ended = (kind === "read" ? reserved`rollback` : reserved`commit`).execute();
     const [result] = await Promise.all([outcome, ended]);
     if (!result.ok) throw result.error;
     return result.value;

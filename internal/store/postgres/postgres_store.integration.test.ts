@@ -18,12 +18,7 @@ import { runFeedRowsContract } from "../testing/feed_rows_contract.js";
 import { runReminderStoreContract } from "../testing/reminder_contract.js";
 import { runSeriesContract } from "../testing/series_contract.js";
 import { runSyncStoreContract } from "../testing/sync_contract.js";
-import {
-  connectWithRetry,
-  DatabaseConnectError,
-  readPoolOptions,
-  serverPoolOptions,
-} from "./connect.js";
+import { connectWithRetry, DatabaseConnectError, serverPoolOptions } from "./connect.js";
 import { isConnectionError } from "./errors.js";
 import { PostgresFeedStore } from "./feed_store.js";
 import { type Migration, MigrationError, runMigrations } from "./migrate.js";
@@ -33,6 +28,7 @@ import { DEFAULT_CALL_TIMEOUT_MS, PostgresEventStore } from "./postgres_store.js
 import { PostgresReminderStore } from "./reminder_store.js";
 import { instant } from "./rows.js";
 import { checkReminderPlans, seedPlanData } from "./testing/reminder_plans.js";
+import { schemaPool } from "./testing/schema_pool.js";
 import { runPostgresStoreChecks } from "./testing/store_checks.js";
 import { runSyncOrderingChecks } from "./testing/sync_ordering.js";
 import { TcpProxy } from "./testing/tcp_proxy.js";
@@ -69,12 +65,7 @@ async function newSchema(label: string): Promise<string> {
  * btree_gist lives (see the root before hook).
  */
 function pool(schema: string, max = 10, target = url, readsTimeoutMs?: number): Sql {
-  const server = serverPoolOptions(logger, max);
-  const options = readsTimeoutMs === undefined ? server : readPoolOptions(server, readsTimeoutMs);
-  const sql = postgres(target, {
-    ...options,
-    connection: { ...options.connection, search_path: `${schema},public` },
-  });
+  const sql = schemaPool(target, schema, max, readsTimeoutMs);
   pools.push(sql);
   return sql;
 }

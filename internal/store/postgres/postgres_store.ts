@@ -4,11 +4,14 @@
 //
 // Busy time is guarded by the events_no_overlap exclusion constraint, which
 // holds whatever the application does. On top of it, every write first takes
-// a transaction-scoped advisory lock on its user: writes of one user then run
-// one after another, so a create can check for a conflict and insert without
-// racing (and name the conflicting event), and two writers of one user never
-// wait on each other's index entries, which is how concurrent inserts under
-// an exclusion constraint deadlock. Writes of different users do not contend.
+// a transaction-scoped advisory lock on its user (sql/lock_user.ts).
+//
+// Creating, updating and deleting a single event take a fast path first: the
+// whole transaction in one round trip (sql/insert_single.ts,
+// sql/update_single.ts, sql/delete_single.ts), letting the constraints
+// decide. When the fast path cannot answer (the id is taken, the time is
+// busy, a series is near, the event is a series), the full path below reads,
+// checks and names the conflict, as it always did.
 import { randomUUID } from "node:crypto";
 import type { Sql } from "postgres";
 import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../../domain/errors.js";
@@ -47,6 +50,7 @@ import type {
 } from "../sync.js";
 import {
   type CallDeadline,
+  inPipelinedTransaction,
   inReadTransaction,
   inTransaction,
   readOnce,
@@ -72,11 +76,11 @@ import {
   toSeriesList,
   writeRow,
 } from "./series.js";
+import { deleteSingle } from "./sql/delete_single.js";
+import { insertSingle } from "./sql/insert_single.js";
+import { afterUserLock, lockUser } from "./sql/lock_user.js";
+import { updateSingle } from "./sql/update_single.js";
 import * as sync from "./sync_store.js";
-
-// First key of the two-key advisory lock space, reserved for per-user write
-// locks (the migration runner uses the one-key space, which is disjoint).
-const USER_WRITE_LOCK = 0x63616c; // "cal"
 
 /**
  * The longest an EventStore call may take before it answers
@@ -154,11 +158,15 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     fields: EventFields,
   ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> {
     type Created = Result<CalendarEvent, AlreadyExists | Overlap>;
-    return this.#call("create event", (deadline) =>
-      retryOnLostRace(() =>
+    return this.#call("create event", async (deadline) => {
+      if (!isSeries(fields)) {
+        const created = await this.#createSingleFast(deadline, userId, id, fields);
+        if (created) return ok(created);
+      }
+      return retryOnLostRace(() =>
         inTransaction(this.#sql, deadline, async (tx): Promise<Created> => {
           const limit = () => deadline.limit(tx);
-          await lockUser(tx, deadline, userId);
+          await lockedUser(tx, deadline, userId);
           limit();
           const [existing] = await tx<EventRow[]>`
             select ${eventColumns(tx)} from events where user_id = ${userId} and id = ${id}`;
@@ -185,8 +193,50 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
           );
           return ok(toEvent(row));
         }),
+      );
+    });
+  }
+
+  /**
+   * The single event created in one round trip (sql/insert_single.ts), or
+   * undefined when the full path must answer: the id is taken, the time is
+   * busy, or a series is near.
+   */
+  async #createSingleFast(
+    deadline: CallDeadline,
+    userId: string,
+    id: string,
+    fields: EventFields,
+  ): Promise<CalendarEvent | undefined> {
+    const now = this.#clock();
+    const meta = { version: 1, createdAt: now, updatedAt: now, notifyAt: notifyAtOf(fields, now) };
+    const rows = await fastOrFullPath(
+      inPipelinedTransaction(this.#sql, deadline, (tx) =>
+        afterUserLock(tx, userId, insertSingle(tx, userId, id, fields, meta)),
       ),
     );
+    return rows?.[0] && toEvent(rows[0]);
+  }
+
+  /**
+   * The single event updated in one round trip (sql/update_single.ts), or
+   * undefined when the full path must answer (see there).
+   */
+  async #updateSingleFast(
+    deadline: CallDeadline,
+    userId: string,
+    id: string,
+    fields: EventFields,
+    expectedVersion: number | undefined,
+  ): Promise<CalendarEvent | undefined> {
+    const now = this.#clock();
+    const meta = { updatedAt: now, notifyAt: notifyAtOf(fields, now) };
+    const rows = await fastOrFullPath(
+      inPipelinedTransaction(this.#sql, deadline, (tx) =>
+        afterUserLock(tx, userId, updateSingle(tx, userId, id, fields, expectedVersion, meta)),
+      ),
+    );
+    return rows?.[0] && toEvent(rows[0]);
   }
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
@@ -206,11 +256,15 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
   ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
     type Outcome = Result<CalendarEvent, NotFound | Overlap | VersionMismatch>;
     return this.#call("update event", async (deadline) => {
+      if (!isSeries(fields) && !parseOccurrenceId(id)) {
+        const updated = await this.#updateSingleFast(deadline, userId, id, fields, expectedVersion);
+        if (updated) return ok(updated);
+      }
       for (let attempt = 1; ; attempt++) {
         try {
           return await inTransaction(this.#sql, deadline, async (tx): Promise<Outcome> => {
             const limit = () => deadline.limit(tx);
-            await lockUser(tx, deadline, userId);
+            await lockedUser(tx, deadline, userId);
             const found = await locate(tx, userId, id, true, limit);
             if (!found || found.cancelled) return err({ kind: "not_found", id });
             const stored = found.event;
@@ -443,25 +497,19 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
   deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
     if (!parseOccurrenceId(id)) {
       // A single statement, but in a transaction all the same: one that the
-      // deadline can keep from committing. It needs no user lock, as removing
-      // an event cannot create an overlap. A series' exceptions go with it
-      // (foreign key, on delete cascade).
-      return this.#call("delete event", (deadline) =>
-        inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
-          deadline.limit(tx);
-          const deleted = await tx`
-            delete from events
-            where user_id = ${userId} and id = ${id} and recurring_event_id is null
-            returning id`;
-          return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
-        }),
-      );
+      // deadline can keep from committing (sql/delete_single.ts).
+      return this.#call("delete event", async (deadline) => {
+        const deleted = await inPipelinedTransaction(this.#sql, deadline, (tx) =>
+          deleteSingle(tx, userId, id),
+        );
+        return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
+      });
     }
     // An occurrence: cancelled by an exception row that keeps the rule from generating it.
     return this.#call("cancel occurrence", (deadline) =>
       inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
         const limit = () => deadline.limit(tx);
-        await lockUser(tx, deadline, userId);
+        await lockedUser(tx, deadline, userId);
         const found = await locate(tx, userId, id, true, limit);
         if (!found || found.cancelled || !found.series || !found.originalStart) {
           return err({ kind: "not_found", id });
@@ -695,9 +743,32 @@ function conflictsWith(db: Db, userId: string, fields: EventFields, exceptId: st
     limit 1`;
 }
 
-async function lockUser(tx: Db, deadline: CallDeadline, userId: string): Promise<void> {
+async function lockedUser(tx: Db, deadline: CallDeadline, userId: string): Promise<void> {
   deadline.limit(tx);
-  await tx`select pg_advisory_xact_lock(${USER_WRITE_LOCK}::int4, hashtext(${userId}))`;
+  await lockUser(tx, userId);
+}
+
+/**
+ * What a fast path answered, or undefined when the full path must take
+ * over: it wrote nothing, or the constraints refused it (an overlap the
+ * update ran into; a deadlock with a writer that skipped the user lock).
+ */
+async function fastOrFullPath<R extends readonly unknown[]>(
+  fast: Promise<R>,
+): Promise<R | undefined> {
+  try {
+    const rows = await fast;
+    return rows.length > 0 ? rows : undefined;
+  } catch (error) {
+    if (
+      hasSqlState(error, SqlState.exclusionViolation) ||
+      hasSqlState(error, SqlState.uniqueViolation) ||
+      hasSqlState(error, SqlState.deadlockDetected)
+    ) {
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 /**
