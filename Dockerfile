@@ -47,6 +47,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY --from=build /app/node_modules/postgres node_modules/postgres
+COPY --from=build /app/node_modules/@connectrpc/connect node_modules/@connectrpc/connect
+COPY --from=build /app/node_modules/@connectrpc/connect-node node_modules/@connectrpc/connect-node
 
 FROM ${NODE_IMAGE} AS runtime
 # The heap capped to what a role needs: left alone, V8 lets the heap grow

@@ -23,8 +23,17 @@ import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { Sql } from "postgres";
 import { CalendarService } from "../gen/calendar/v1/calendar_pb.js";
-import { eventsInWindow } from "../internal/store/postgres/postgres_store.js";
-import { type EventRow, eventColumns, instant } from "../internal/store/postgres/rows.js";
+import { notifyAt } from "../internal/domain/event.js";
+import { CallDeadline, inPipelinedTransaction } from "../internal/store/postgres/call_deadline.js";
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  eventsInWindow,
+} from "../internal/store/postgres/postgres_store.js";
+import { type EventRow, eventColumns } from "../internal/store/postgres/rows.js";
+import { deleteSingle } from "../internal/store/postgres/sql/delete_single.js";
+import { insertSingle } from "../internal/store/postgres/sql/insert_single.js";
+import { afterUserLock } from "../internal/store/postgres/sql/lock_user.js";
+import { updateSingle } from "../internal/store/postgres/sql/update_single.js";
 import { BenchService, PlainService } from "./bench_service.js";
 import {
   leanConnectJsonClient,
@@ -44,7 +53,14 @@ import {
 } from "./setup.js";
 import type { CellResult } from "./stats.js";
 
-export const METHODS = ["CreateEvent", "GetEvent", "ListDayEvents", "ListMonthEvents"] as const;
+export const METHODS = [
+  "CreateEvent",
+  "UpdateEvent",
+  "DeleteEvent",
+  "GetEvent",
+  "ListDayEvents",
+  "ListMonthEvents",
+] as const;
 export type Method = (typeof METHODS)[number];
 
 /** The protocols measured, each with the two clients the bench can use. */
@@ -111,8 +127,15 @@ const EVENTS_PER_USER = 10;
 const DEC_1 = Date.UTC(2026, 11, 1);
 const CREATE_START = Date.UTC(2027, 0, 10, 9);
 
+/** A stored event a call reads or writes. */
+interface Seeded {
+  userId: string;
+  id: string;
+  startMs: number;
+}
+
 /** 10 events a day apart (Dec 1..10, 2026, 09:00 UTC, 1 h) for each of 1,000 users. */
-async function seed(sql: Sql): Promise<{ userId: string; id: string }[]> {
+async function seed(sql: Sql): Promise<Seeded[]> {
   await sql`
     insert into events (user_id, id, title, start_time, end_time, created_at, updated_at, version)
     select 's' || (g / ${EVENTS_PER_USER}), gen_random_uuid(), 'seeded',
@@ -121,9 +144,33 @@ async function seed(sql: Sql): Promise<{ userId: string; id: string }[]> {
            now(), now(), 1
     from generate_series(0, ${SEED_USERS * EVENTS_PER_USER - 1}) g`;
   await sql`vacuum analyze events`;
-  const rows = await sql<{ user_id: string; id: string }[]>`select user_id, id from events`;
-  return rows.map((r) => ({ userId: r.user_id, id: r.id }));
+  return selectSeeded(sql, "s%");
 }
+
+function selectSeeded(sql: Sql, users: string): Promise<Seeded[]> {
+  return sql<Seeded[]>`
+    select user_id as "userId", id,
+           round(extract(epoch from start_time) * 1000)::float8 as "startMs"
+    from events where user_id like ${users}`.then((rows) => [...rows]);
+}
+
+/**
+ * The events a DeleteEvent cell deletes, one per call: `count` events of
+ * users of the cell's own (one each, like CreateEvent's), seeded just
+ * before the cell so every call deletes an event that exists.
+ */
+async function seedDeletable(sql: Sql, count: number): Promise<Seeded[]> {
+  const prefix = `d${++cellCounter}_`;
+  await sql`
+    insert into events (user_id, id, title, start_time, end_time, created_at, updated_at, version)
+    select ${prefix} || g, gen_random_uuid(), 'doomed',
+           timestamptz '2026-12-01 09:00Z', timestamptz '2026-12-01 10:00Z', now(), now(), 1
+    from generate_series(1, ${count}) g`;
+  return selectSeeded(sql, `${prefix}%`);
+}
+
+/** Enough for a DeleteEvent cell at any rate this machine reaches (calls stop when used up). */
+const DELETABLE = 30_000;
 
 const seededUser = (seq: number) => `s${(seq * 7919) % SEED_USERS}`;
 const DAY = { date: "2026-12-05", start: DEC_1 + 4 * 24 * HOUR, end: DEC_1 + 5 * 24 * HOUR };
@@ -136,13 +183,32 @@ let cellCounter = 0;
 const createUser = (cell: number, seq: number) => `c${cell}_${seq}`;
 
 const CREATE_EVENT = unaryMethod(CalendarService, "CreateEvent");
+const UPDATE_EVENT = unaryMethod(CalendarService, "UpdateEvent");
+const DELETE_EVENT = unaryMethod(CalendarService, "DeleteEvent");
 const GET_EVENT = unaryMethod(CalendarService, "GetEvent");
 const LIST_DAY = unaryMethod(CalendarService, "ListDayEvents");
 const LIST_MONTH = unaryMethod(CalendarService, "ListMonthEvents");
 const PING = unaryMethod(BenchService, "Ping");
 const PLAIN_PING = unaryMethod(PlainService, "Ping");
 
-function apiCalls(call: UnaryCall, events: { userId: string; id: string }[]): Calls {
+/** The events a cell's calls act on: the seeded ones, and those a DeleteEvent cell deletes. */
+interface Targets {
+  events: Seeded[];
+  deletable: Seeded[];
+}
+
+const pick = (events: Seeded[], seq: number) => events[(seq * 7919) % events.length] as Seeded;
+/** Spread over the seeded events: 64 calls in flight touch 64 different events. */
+const updated = (e: Seeded) => ({
+  id: e.id,
+  title: "updated",
+  startTime: timestampFromMs(e.startMs),
+  duration: durationFromMs(HOUR),
+  notifyBefore: durationFromMs(HOUR / 6),
+});
+const deleted = (targets: Targets, seq: number) => targets.deletable[seq] as Seeded;
+
+function apiCalls(call: UnaryCall, { events, deletable }: Targets): Calls {
   const as = (userId: string) => ({ "x-user-id": userId });
   const cell = ++cellCounter;
   return {
@@ -159,8 +225,16 @@ function apiCalls(call: UnaryCall, events: { userId: string; id: string }[]): Ca
         },
         as(createUser(cell, seq)),
       ),
+    UpdateEvent: (seq) => {
+      const e = pick(events, seq);
+      return call(UPDATE_EVENT, { event: updated(e) }, as(e.userId));
+    },
+    DeleteEvent: (seq) => {
+      const e = deleted({ events, deletable }, seq);
+      return call(DELETE_EVENT, { id: e.id }, as(e.userId));
+    },
     GetEvent: (seq) => {
-      const e = events[(seq * 7919) % events.length] as { userId: string; id: string };
+      const e = pick(events, seq);
       return call(GET_EVENT, { id: e.id }, as(e.userId));
     },
     ListDayEvents: (seq) => call(LIST_DAY, { date: DAY.date }, as(seededUser(seq))),
@@ -186,45 +260,59 @@ function connectClient(transport: Transport): UnaryCall {
   };
 }
 
-/** The SQL the store issues (postgres_store.ts), straight on a postgres.js pool. */
-function pgCalls(sql: Sql, events: { userId: string; id: string }[]): Calls {
+/** A store call's deadline (call_deadline.ts), as the api gives each. */
+const storeDeadline = () =>
+  new CallDeadline(DEFAULT_CALL_TIMEOUT_MS, { endIdleTransactions: true });
+
+/**
+ * The SQL the store issues (postgres_store.ts), straight on a postgres.js
+ * pool: for the writes, the fast paths' (sql/), in one round trip each.
+ */
+function pgCalls(sql: Sql, { events, deletable }: Targets): Calls {
   const cell = ++cellCounter;
   const list = (userId: string, w: { start: number; end: number }) =>
     eventsInWindow(sql, userId, { start: new Date(w.start), end: new Date(w.end) }, 10_001);
   return {
     CreateEvent: (seq) => {
       const userId = createUser(cell, seq);
-      const id = randomUUID();
-      const start = new Date(CREATE_START);
-      const end = new Date(CREATE_START + HOUR / 2);
-      const notifyAt = new Date(CREATE_START - HOUR / 6);
       const now = new Date();
-      return sql.begin(async (tx) => {
-        await tx`select pg_advisory_xact_lock(${0x63616c}::int4, hashtext(${userId}))`;
-        await tx<EventRow[]>`
-          select ${eventColumns(tx)} from events where user_id = ${userId} and id = ${id}`;
-        await tx`
-          select id from events
-          where user_id = ${userId}
-            and tstzrange(start_time, end_time, '[)')
-              && tstzrange(${instant(tx, start)}, ${instant(tx, end)}, '[)')
-            and (${null}::uuid is null or id <> ${null}::uuid)
-          order by start_time, id
-          limit 1`;
-        await tx<EventRow[]>`
-          insert into events (
-            user_id, id, title, description, start_time, end_time,
-            notify_before_ms, notify_at, created_at, updated_at, version)
-          values (
-            ${userId}, ${id}, ${"bench"}, ${null},
-            ${instant(tx, start)}, ${instant(tx, end)},
-            ${HOUR / 6}::int8, ${instant(tx, notifyAt)},
-            ${instant(tx, now)}, ${instant(tx, now)}, 1)
-          returning ${eventColumns(tx)}`;
-      });
+      const fields = {
+        title: "bench",
+        start: new Date(CREATE_START),
+        durationMs: HOUR / 2,
+        description: undefined,
+        notifyBeforeMs: HOUR / 6,
+      };
+      const meta = {
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+        notifyAt: notifyAt(fields) ?? null,
+      };
+      return inPipelinedTransaction(sql, storeDeadline(), (tx) =>
+        afterUserLock(tx, userId, insertSingle(tx, userId, randomUUID(), fields, meta)),
+      );
+    },
+    UpdateEvent: (seq) => {
+      const e = pick(events, seq);
+      const fields = {
+        title: "updated",
+        start: new Date(e.startMs),
+        durationMs: HOUR,
+        description: undefined,
+        notifyBeforeMs: HOUR / 6,
+      };
+      const meta = { updatedAt: new Date(), notifyAt: notifyAt(fields) ?? null };
+      return inPipelinedTransaction(sql, storeDeadline(), (tx) =>
+        afterUserLock(tx, e.userId, updateSingle(tx, e.userId, e.id, fields, undefined, meta)),
+      );
+    },
+    DeleteEvent: (seq) => {
+      const e = deleted({ events, deletable }, seq);
+      return inPipelinedTransaction(sql, storeDeadline(), (tx) => deleteSingle(tx, e.userId, e.id));
     },
     GetEvent: (seq) => {
-      const e = events[(seq * 7919) % events.length] as { userId: string; id: string };
+      const e = pick(events, seq);
       return sql<EventRow[]>`
         select ${eventColumns(sql)} from events where user_id = ${e.userId} and id = ${e.id}`;
     },
@@ -298,10 +386,16 @@ export async function runApiBench(
     call: (seq: number) => Promise<unknown>,
     concurrency: number,
     meter: CpuMeter = meters.api,
+    maxRequests = options.maxRequests,
   ): Promise<MeasuredCell> => {
     done += 1;
     const cpuSince = meter.start();
-    const result = { ...(await runLoad(call, { ...options, concurrency })), cpu: cpuSince() };
+    const load = {
+      ...options,
+      concurrency,
+      maxRequests: Math.min(maxRequests, options.maxRequests),
+    };
+    const result = { ...(await runLoad(call, load)), cpu: cpuSince() };
     const c = result.cpu;
     progress(
       `api ${done}/${cells} ${label} c=${concurrency}: ${result.rps.toFixed(0)}/s p50 ${result.p50Ms.toFixed(2)} ms p99 ${result.p99Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}; cores busy: server ${c.api.toFixed(2)} bench ${c.bench.toFixed(2)} postgres ${c.postgres.toFixed(2)} machine ${c.machine.toFixed(2)}`,
@@ -309,11 +403,31 @@ export async function runApiBench(
     return result;
   };
 
+  /** A method's cell: DeleteEvent's gets events of its own to delete, and stops when they run out. */
+  const methodCell = async (
+    label: string,
+    method: Method,
+    calls: (targets: Targets) => Calls,
+    concurrency: number,
+    meter?: CpuMeter,
+  ): Promise<MeasuredCell> => {
+    if (method !== "DeleteEvent") {
+      return cell(label, calls({ events, deletable: [] })[method], concurrency, meter);
+    }
+    const deletable = await seedDeletable(db.sql, DELETABLE);
+    return cell(label, calls({ events, deletable })[method], concurrency, meter, DELETABLE);
+  };
+
   for (const concurrency of options.concurrencies) {
     const pg: Partial<Record<Method, MeasuredCell>> = {};
     const minimal: Partial<Record<Method, MeasuredCell>> = {};
     for (const method of methods) {
-      pg[method] = await cell(`pg ${method}`, pgCalls(db.sql, events)[method], concurrency);
+      pg[method] = await methodCell(
+        `pg ${method}`,
+        method,
+        (targets) => pgCalls(db.sql, targets),
+        concurrency,
+      );
     }
     const plain = await cell(
       "plain Fastify empty",
@@ -328,9 +442,10 @@ export async function runApiBench(
       meters.reference,
     );
     for (const method of methods) {
-      minimal[method] = await cell(
+      minimal[method] = await methodCell(
         `minimal Fastify+pg ${method}`,
-        apiCalls(referenceCall, events)[method],
+        method,
+        (targets) => apiCalls(referenceCall, targets),
         concurrency,
         meters.reference,
       );
@@ -343,8 +458,12 @@ export async function runApiBench(
         concurrency,
       );
       for (const method of methods) {
-        const calls = apiCalls(client.call, events);
-        const result = await cell(`${client.name} ${method}`, calls[method], concurrency);
+        const result = await methodCell(
+          `${client.name} ${method}`,
+          method,
+          (targets) => apiCalls(client.call, targets),
+          concurrency,
+        );
         rows.push({
           method,
           protocol: client.name,
@@ -365,7 +484,9 @@ export async function runApiBench(
   for (const client of clients) {
     for (const call of scaled) {
       const on = (target: UnaryCall) =>
-        call === "empty" ? () => target(PING, {}, {}) : apiCalls(target, events)[call];
+        call === "empty"
+          ? () => target(PING, {}, {})
+          : apiCalls(target, { events, deletable: [] })[call];
       const label = `${client.name} ${call}`;
       const one = await cell(`${label} (1 api)`, on(client.call), maxConcurrency);
       const two = await cell(`${label} (2 apis)`, on(client.both), maxConcurrency, meters.both);

@@ -9,8 +9,9 @@
 // - calendar.v1.CalendarService/<Method>: a minimal Fastify + postgres.js
 //   server that runs exactly the store's SQL (eventsInWindow, the same column
 //   list) and answers the same JSON as Connect JSON would, with no
-//   validation, interceptors, logging or metrics; CreateEvent is a single
-//   INSERT ... RETURNING (one round trip, no transaction of several
+//   validation, interceptors, logging or metrics; CreateEvent, UpdateEvent
+//   and DeleteEvent are a single INSERT/UPDATE/DELETE ... RETURNING each
+//   (bench/reference_sql.ts: one round trip, no transaction of several
 //   statements), the target of issue 17.
 //
 // The paths and bodies are those of the Connect protocol, so the bench's
@@ -21,8 +22,9 @@ import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastify from "fastify";
 import postgres from "postgres";
 import { eventsInWindow } from "../internal/store/postgres/postgres_store.js";
-import { type EventRow, eventColumns, instant } from "../internal/store/postgres/rows.js";
+import { type EventRow, eventColumns } from "../internal/store/postgres/rows.js";
 import { BenchService } from "./bench_service.js";
+import { deleteEvent, insertEvent, updateEvent } from "./reference_sql.js";
 
 const DAY_MS = 86_400_000;
 const LIST_LIMIT = 10_001;
@@ -86,26 +88,36 @@ async function main() {
     return { event: eventJson(row) };
   });
 
+  type EventJson = {
+    id?: string;
+    title: string;
+    startTime: string;
+    duration: string;
+    notifyBefore?: string;
+  };
+  const writeFields = (event: EventJson) => ({
+    title: event.title,
+    startMs: new Date(event.startTime).getTime(),
+    durationMs: durationMs(event.duration),
+    notifyBeforeMs: event.notifyBefore === undefined ? null : durationMs(event.notifyBefore),
+  });
   app.post("/calendar.v1.CalendarService/CreateEvent", async (req) => {
-    const { event } = req.body as {
-      event: { title: string; startTime: string; duration: string; notifyBefore?: string };
-    };
-    const start = new Date(event.startTime);
-    const end = new Date(start.getTime() + durationMs(event.duration));
-    const notifyBeforeMs = event.notifyBefore === undefined ? null : durationMs(event.notifyBefore);
-    const notifyAt = notifyBeforeMs === null ? null : new Date(start.getTime() - notifyBeforeMs);
-    const now = new Date();
-    const [row] = await sql<EventRow[]>`
-      insert into events (
-        user_id, id, title, description, start_time, end_time,
-        notify_before_ms, notify_at, created_at, updated_at, version)
-      values (
-        ${user(req.headers)}, ${randomUUID()}, ${event.title}, ${null},
-        ${instant(sql, start)}, ${instant(sql, end)},
-        ${notifyBeforeMs}::int8, ${notifyAt === null ? null : instant(sql, notifyAt)},
-        ${instant(sql, now)}, ${instant(sql, now)}, 1)
-      returning ${eventColumns(sql)}`;
-    return { event: eventJson(row as EventRow) };
+    const { event } = req.body as { event: EventJson };
+    const row = await insertEvent(sql, user(req.headers), randomUUID(), writeFields(event));
+    return { event: eventJson(row) };
+  });
+  app.post("/calendar.v1.CalendarService/UpdateEvent", async (req, reply) => {
+    const { event } = req.body as { event: EventJson };
+    const row = await updateEvent(sql, user(req.headers), String(event.id), writeFields(event));
+    if (!row) return reply.code(404).send({ code: "not_found", message: "no such event" });
+    return { event: eventJson(row) };
+  });
+  app.post("/calendar.v1.CalendarService/DeleteEvent", async (req, reply) => {
+    const { id } = req.body as { id: string };
+    if (!(await deleteEvent(sql, user(req.headers), id))) {
+      return reply.code(404).send({ code: "not_found", message: "no such event" });
+    }
+    return {};
   });
 
   app.get("/readyz", async () => ({ ok: true }));

@@ -5,7 +5,7 @@
 //   --parts api,data,reminders,sync,recurring,feed   which parts to run (default: all)
 //   --duration 3 --warmup 1      seconds per cell, after a warm-up
 //   --concurrency 1,16,64        API concurrencies
-//   --methods ListDayEvents      API methods (default: all four)
+//   --methods ListDayEvents      API methods (default: all six)
 //   --protocols "gRPC h2"        API protocols (default: gRPC h2,Connect JSON h1)
 //   --client lean|connect        the API's clients: bench/lean_client.ts (default:
 //                                less CPU per call) or Connect's own
@@ -143,7 +143,13 @@ async function main(): Promise<Results> {
           false,
         );
       }
-      const floor = { ListDayEvents: 0.7, GetEvent: 0.7, CreateEvent: 0.5 }[row.method as string];
+      const floor = {
+        ListDayEvents: 0.7,
+        GetEvent: 0.7,
+        CreateEvent: 0.5,
+        UpdateEvent: 0.5,
+        DeleteEvent: 0.5,
+      }[row.method as string];
       if (floor !== undefined) {
         target(
           `${row.method} ${row.protocol} c=${top} rps/minimal`,

@@ -283,3 +283,15 @@ describe("calendarWindow rejects bad input", () => {
     );
   });
 });
+
+describe("calendarWindow asked again", () => {
+  it("gives the same window, in Dates of its own", () => {
+    const first = windowOf("day", "2026-10-25", "Europe/Berlin");
+    first.start.setTime(0); // a caller changing its copy
+    assertWindow(
+      windowOf("day", "2026-10-25", "Europe/Berlin"),
+      "2026-10-24T22:00:00.000Z",
+      "2026-10-25T23:00:00.000Z",
+    );
+  });
+});

@@ -66,11 +66,15 @@ export async function openEventStore(
   const store = new PostgresEventStore(database.sql, {
     clock,
     endIdleTransactions: !database.embedded,
+    ...(database.reads && { reads: database.reads }),
   });
   return {
     store,
     reminders: store,
-    feeds: new PostgresFeedStore(database.sql, { endIdleTransactions: !database.embedded }),
+    feeds: new PostgresFeedStore(database.sql, {
+      endIdleTransactions: !database.embedded,
+      ...(database.reads && { reads: database.reads }),
+    }),
     tombstones: store,
     sql: database.sql,
     sharedSql: database.embedded ? undefined : database.sql,

@@ -654,9 +654,10 @@ export async function rabbitmqctl(...args: string[]): Promise<void> {
 }
 
 /**
- * Holds SHARE on events in a transaction of its own until released: the
- * scheduler's scan (FOR UPDATE, ROW SHARE) and its publishing go on, every
- * write (its marks, the API's creates) waits.
+ * Holds SHARE on events and reminders in a transaction of its own until
+ * released: the scheduler's claim (FOR UPDATE of reminders rows, ROW SHARE)
+ * and its publishing go on, every write (its marks, which delete reminders
+ * rows; the API's creates) waits.
  */
 export async function holdWrites(
   hs: Pick<Harness, "databaseUrl">,
@@ -673,7 +674,7 @@ export async function holdWrites(
   const rollback = new Error("rollback");
   const holding = locker
     .begin(async (tx) => {
-      await tx`lock table events in share mode`;
+      await tx`lock table events, reminders in share mode`;
       locked();
       await released;
       throw rollback;

@@ -121,9 +121,10 @@ describe("reminders end to end", { timeout: 175_000 }, () => {
       t.diagnostic(`receipt seen ${receipt.receivedAt - r.notifyAt.getTime()} ms after notifyAt`);
       await sleep(QUIET_MS);
       assert.equal(harness().receipts.forEvent(r.eventId).length, 1, "delivered more than once");
-      const [row] = await harness().sql<{ sent: Date | null }[]>`
-        select reminder_sent_at as sent from events where id = ${r.eventId}`;
-      assert.ok(row?.sent, "marked sent in the database");
+      const [row] = await harness().sql<{ pending: boolean }[]>`
+        select exists(select from reminders where event_id = e.id) as pending
+        from events e where id = ${r.eventId}`;
+      assert.equal(row?.pending, false, "marked sent in the database (its reminders row deleted)");
     });
 
     e2e("an occurrence of a series gets its reminder on time, exactly once", 25_000, async () => {
@@ -307,9 +308,9 @@ describe("reminders end to end", { timeout: 175_000 }, () => {
         const u = user("killed");
         const r = await createReminder(hs.client(u), u, Date.now() + 1500);
 
-        // Hold SHARE on events: the scan's FOR UPDATE (ROW SHARE) still claims
-        // the row and the reminder is published, but the UPDATE marking it
-        // sent (ROW EXCLUSIVE) waits.
+        // Hold SHARE on events and reminders: the claim's FOR UPDATE (ROW
+        // SHARE) still claims the row and the reminder is published, but the
+        // DELETE marking it sent (ROW EXCLUSIVE) waits.
         const hold = await holdWrites(hs);
         try {
           assert.ok(
@@ -325,10 +326,10 @@ describe("reminders end to end", { timeout: 175_000 }, () => {
               const [row] = await hs.sql<{ n: number }[]>`
               select count(*)::int as n from pg_stat_activity
               where datname = current_database() and wait_event_type = 'Lock'
-                and query ilike '%update events set reminder_sent_at%'`;
+                and query ilike '%delete from reminders%'`;
               return (row?.n ?? 0) > 0;
             },
-            "the scheduler's UPDATE to wait on the lock",
+            "the scheduler's mark (DELETE) to wait on the lock",
             5000,
           );
 
@@ -339,13 +340,14 @@ describe("reminders end to end", { timeout: 175_000 }, () => {
           await hold.release();
         }
 
-        const [row] = await hs.sql<{ sent: Date | null }[]>`
-        select reminder_sent_at as sent from events where id = ${r.eventId}`;
+        const [row] = await hs.sql<{ sent: boolean }[]>`
+        select not exists(select from reminders where event_id = e.id) as sent
+        from events e where id = ${r.eventId}`;
         // A new scheduler first, so that later tests have one whatever happens here.
         hs.scheduler = await hs.start("scheduler");
         const restartedAt = Date.now();
         assert.ok(row, "the event is still there");
-        assert.equal(row.sent, null, "the killed scheduler's mark was rolled back");
+        assert.equal(row.sent, false, "the killed scheduler's mark was rolled back");
 
         await until(
           () => hs.receipts.forEvent(r.eventId).length >= 2,
@@ -367,9 +369,10 @@ describe("reminders end to end", { timeout: 175_000 }, () => {
         );
         await sleep(QUIET_MS);
         assert.equal(hs.receipts.forEvent(r.eventId).length, 2, "published exactly twice");
-        const [after] = await hs.sql<{ sent: Date | null }[]>`
-        select reminder_sent_at as sent from events where id = ${r.eventId}`;
-        assert.ok(after?.sent, "marked sent by the new scheduler");
+        const [after] = await hs.sql<{ sent: boolean }[]>`
+        select not exists(select from reminders where event_id = e.id) as sent
+        from events e where id = ${r.eventId}`;
+        assert.equal(after?.sent, true, "marked sent by the new scheduler");
       },
     );
 
@@ -456,8 +459,9 @@ describe("reminders end to end", { timeout: 175_000 }, () => {
         );
       }
       const [row] = await hs.sql<{ n: number }[]>`
-        select count(*)::int as n from events
-        where user_id = ${u} and reminder_sent_at is not null`;
+        select count(*)::int as n from events e
+        where user_id = ${u}
+          and not exists(select from reminders r where r.user_id = e.user_id and r.event_id = e.id)`;
       assert.equal(row?.n, N, "all marked sent");
       // The api never needed RabbitMQ, and still answers.
       const { event } = await client.getEvent({ id: reminders[0]?.eventId ?? "" });

@@ -547,14 +547,14 @@ function assertRecovered(
 // ---------------------------------------------------------------------------
 // Watching a dispatch in flight
 
-/** The scheduler's UPDATE marking reminders sent, in a transaction begun after `since`, waits on a lock. */
+/** The scheduler's DELETE marking reminders sent, in a transaction begun after `since`, waits on a lock. */
 async function marksWaiting(hs: Harness, since: number, before = Infinity): Promise<boolean> {
   const [row] = await adminSql()<{ n: number }[]>`
     select count(*)::int as n from pg_stat_activity
     where datname = ${hs.databaseName} and wait_event_type = 'Lock'
       and xact_start >= ${new Date(since)}
       and xact_start < ${new Date(Number.isFinite(before) ? before : Date.now() + 86_400_000)}
-      and query ilike 'update events set reminder_sent_at%'`;
+      and query ilike 'delete from reminders%'`;
   return (row?.n ?? 0) > 0;
 }
 
@@ -643,8 +643,9 @@ describe("faults under a steady flow of reminders", { concurrency: 1 }, () => {
       const burstIds = flow.ofBurst().map((r) => r.eventId);
       const [marked] = await query(
         () => hs.sql<{ n: number }[]>`
-          select count(*)::int as n from events
-          where id = any(${burstIds}::uuid[]) and reminder_sent_at is not null`,
+          select count(*)::int as n from events e
+          where id = any(${burstIds}::uuid[])
+            and not exists(select from reminders r where r.user_id = e.user_id and r.event_id = e.id)`,
       );
       markedAtKill = marked?.n ?? -1;
     } finally {
@@ -796,7 +797,7 @@ describe("faults under a steady flow of reminders", { concurrency: 1 }, () => {
       const [marks] = await adminSql()<{ n: number }[]>`
         select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
         where datname = ${hs.databaseName} and wait_event_type = 'Lock'
-          and query ilike 'update events set reminder_sent_at%'`;
+          and query ilike 'delete from reminders%'`;
       terminated.push((marks?.n ?? 0) + (await terminate())); // the holder's connection too
     } finally {
       await held.release();

@@ -10,8 +10,8 @@ import postgres, { type Sql } from "postgres";
 import type { EventFields } from "../../domain/event.js";
 import { silentLogger } from "../../log/logger.js";
 import { StoreUnavailableError } from "../store.js";
-import { CallDeadline, inReadTransaction } from "./call_deadline.js";
-import { serverPoolOptions } from "./connect.js";
+import { CallDeadline, inPipelinedTransaction, inReadTransaction } from "./call_deadline.js";
+import { readPoolOptions, serverPoolOptions } from "./connect.js";
 import { runMigrations } from "./migrate.js";
 import { PostgresEventStore } from "./postgres_store.js";
 
@@ -22,9 +22,13 @@ const schema = `cal_test_${randomBytes(4).toString("hex")}_deadline`;
 const admin = postgres(url, { max: 1, onnotice: () => {} });
 const pools: Sql[] = [];
 
-/** A pool on the test schema whose backends carry `applicationName`. */
-function pool(applicationName: string, max = 4): Sql {
-  const options = serverPoolOptions(logger, max);
+/**
+ * A pool on the test schema whose backends carry `applicationName`; with
+ * `readsTimeoutMs`, a pool of reads as the api opens it (readPoolOptions).
+ */
+function pool(applicationName: string, max = 4, readsTimeoutMs?: number): Sql {
+  const server = serverPoolOptions(logger, max);
+  const options = readsTimeoutMs === undefined ? server : readPoolOptions(server, readsTimeoutMs);
   const sql = postgres(url as string, {
     ...options,
     connection: {
@@ -84,6 +88,27 @@ function busyBackends(applicationName: string) {
     where application_name = ${applicationName} and state <> 'idle'`;
 }
 
+/**
+ * Runs `reads` while the events table is locked: each is answered
+ * UNAVAILABLE, and then nothing of them runs on the server.
+ */
+async function assertReadsEndAtDeadline(
+  applicationName: string,
+  reads: (() => Promise<unknown>)[],
+): Promise<void> {
+  const table = await lockEventsTable();
+  try {
+    await Promise.all(reads.map((read) => assert.rejects(read(), StoreUnavailableError)));
+    assert.deepEqual(
+      (await busyBackends(applicationName)).map((row) => ({ ...row })),
+      [],
+      "the read still runs on the server",
+    );
+  } finally {
+    await table.release();
+  }
+}
+
 const event = (startIso: string): EventFields => ({
   title: "deadline",
   start: new Date(startIso),
@@ -123,24 +148,39 @@ describe("a store call past its deadline", () => {
     assert.ok(next.ok);
   });
 
-  it("ends a read on the server", async () => {
-    const applicationName = `cal_test_deadline_read_${process.pid}`;
-    const store = new PostgresEventStore(pool(applicationName), { callTimeoutMs: 500 });
-    const table = await lockEventsTable();
-    try {
+  // Reads as the api runs them (one statement on a pool of reads) and as the
+  // embedded database does (a read-only transaction on the one pool).
+  for (const reads of ["one statement", "read-only transaction"] as const) {
+    it(`ends a read on the server (${reads})`, async () => {
+      const applicationName = `cal_test_deadline_read_${process.pid}`;
+      const callTimeoutMs = 500;
+      const store = new PostgresEventStore(pool(applicationName), {
+        callTimeoutMs,
+        ...(reads === "one statement" && { reads: pool(applicationName, 4, callTimeoutMs) }),
+      });
       const window = {
         start: new Date("2026-07-01T00:00:00Z"),
         end: new Date("2026-07-02T00:00:00Z"),
       };
-      await assert.rejects(store.listEvents("someone", window, 10), StoreUnavailableError);
-      assert.deepEqual(
-        (await busyBackends(applicationName)).map((row) => ({ ...row })),
-        [],
-        "the read still runs on the server",
-      );
-    } finally {
-      await table.release();
-    }
+      await assertReadsEndAtDeadline(applicationName, [
+        () => store.listEvents("someone", window, 10),
+        () => store.getEvent("someone", randomUUID()),
+      ]);
+    });
+  }
+
+  it("cancels a read that started late, at the call's deadline", async () => {
+    // The pool of reads' statement_timeout counts from a statement's start:
+    // a read that waited for a connection would run past the call's
+    // deadline on it alone. Past the deadline, the call cancels it.
+    const applicationName = `cal_test_deadline_late_${process.pid}`;
+    const store = new PostgresEventStore(pool(applicationName), {
+      callTimeoutMs: 500,
+      reads: pool(applicationName, 1, 5_000), // a timeout far past the deadline
+    });
+    await assertReadsEndAtDeadline(applicationName, [
+      () => store.getEvent("someone", randomUUID()),
+    ]);
   });
 
   it("ends an update and a delete on the server, leaving the event as it was", async () => {
@@ -191,5 +231,47 @@ describe("a read sent in one round trip", () => {
         select current_setting('statement_timeout') as "statementTimeout"`;
       assert.equal(after?.statementTimeout, "0");
     }
+  });
+});
+
+describe("a write sent in one round trip", () => {
+  it("runs in its transaction, limited to the time left, and commits", async () => {
+    const sql = pool(`cal_test_deadline_write_order_${process.pid}`, 1);
+    await sql`create temporary table if not exists written (n int)`;
+    const deadline = new CallDeadline(3000, { endIdleTransactions: true });
+    const [settings] = await inPipelinedTransaction(sql, deadline, (db) => {
+      const inserted = db`insert into written values (1)`.execute();
+      const read = db<{ readOnly: string; statementTimeout: string; inBlock: boolean }[]>`
+        select current_setting('transaction_read_only') as "readOnly",
+               current_setting('statement_timeout') as "statementTimeout",
+               now() = statement_timestamp() as "inBlock"`.execute();
+      return Promise.all([inserted, read]).then(([, rows]) => rows);
+    });
+    assert.equal(settings?.readOnly, "off");
+    assert.match(settings?.statementTimeout ?? "", /^[1-9]\d*(ms|s)$/);
+    // now() is the transaction's start: in a transaction block, the select
+    // started after it.
+    assert.equal(settings?.inBlock, false);
+    const [after] = await sql<{ statementTimeout: string; rows: number }[]>`
+      select current_setting('statement_timeout') as "statementTimeout",
+             (select count(*)::int from written) as rows`;
+    assert.deepEqual({ ...after }, { statementTimeout: "0", rows: 1 });
+  });
+
+  it("rolls back everything when a statement fails, and reports that failure", async () => {
+    const sql = pool(`cal_test_deadline_write_fail_${process.pid}`, 1);
+    await sql`create temporary table if not exists kept (n int)`;
+    const deadline = new CallDeadline(3000, { endIdleTransactions: true });
+    await assert.rejects(
+      inPipelinedTransaction(sql, deadline, (db) => {
+        const inserted = db`insert into kept values (1)`.execute();
+        const failed = db`select 1 / 0`.execute();
+        const after = db`select 1`.execute();
+        return Promise.all([inserted, failed, after]);
+      }),
+      /division by zero/,
+    );
+    const [count] = await sql<{ rows: number }[]>`select count(*)::int as rows from kept`;
+    assert.equal(count?.rows, 0);
   });
 });

@@ -4,7 +4,7 @@
 // user's advisory lock (that user's next writes queue behind it), and a
 // create could still commit after its caller was told it failed.
 //
-// So every statement of a call runs in a transaction whose
+// So every statement of a write runs in a transaction whose
 // statement_timeout is the time left (set just before the statement, in the
 // same round trip), and whose idle_in_transaction_session_timeout is too: a
 // client that went silent (a network black hole) has its transaction rolled
@@ -13,6 +13,12 @@
 // work has ended, which is a few milliseconds after the deadline while the
 // server is reachable; if it is not, the answer comes GRACE_MS later and the
 // outcome of a write is ambiguous (the server ends it by itself: see above).
+//
+// A read is a single statement on a pool of its own whose connections carry
+// the call timeout as statement_timeout, cancelled at the deadline
+// (inOneStatement): a quarter of the statements of the read-only transaction
+// it replaced (inReadTransaction, kept for the embedded database) and about
+// half the store's CPU per call (bench/read_path_probe.ts, docs/BENCHMARKS.md).
 import type { Sql } from "postgres";
 import { StoreUnavailableError } from "../store.js";
 import type { Db } from "./db.js";
@@ -43,6 +49,7 @@ export class CallDeadline {
   readonly #endsAt: number;
   readonly #endIdleTransactions: boolean;
   #expired = false;
+  #onExpire: (() => void)[] | undefined;
 
   constructor(timeoutMs: number, options: DeadlineOptions) {
     this.#endsAt = performance.now() + timeoutMs;
@@ -52,6 +59,19 @@ export class CallDeadline {
   /** Called when the caller stops waiting: nothing more is started or committed. */
   expire(): void {
     this.#expired = true;
+    const callbacks = this.#onExpire;
+    this.#onExpire = undefined;
+    for (const callback of callbacks ?? []) callback();
+  }
+
+  /** Runs `callback` if the deadline expires before the returned function is called. */
+  onExpire(callback: () => void): () => void {
+    this.#onExpire ??= [];
+    this.#onExpire.push(callback);
+    return () => {
+      const at = this.#onExpire?.indexOf(callback) ?? -1;
+      if (at >= 0) this.#onExpire?.splice(at, 1);
+    };
   }
 
   /** Throws DeadlineExpiredError once the budget is spent. */
@@ -102,23 +122,58 @@ export function inTransaction<T>(
  * the postgres.js query itself, not a promise made from it: a query starts
  * when its then() is called, and they must start in this order.
  */
-export async function inReadTransaction<R>(
+export function inReadTransaction<R>(
   sql: Sql,
   deadline: CallDeadline,
   read: (db: Db) => PromiseLike<R>,
 ): Promise<R> {
+  return inOneRoundTrip(sql, deadline, "read", read);
+}
+
+/**
+ * A write sent whole in one round trip: begin, limit, the statements `write`
+ * starts (in order, with query.execute(), returning what the call answers),
+ * commit. postgres.js pipelines them on one reserved connection without
+ * waiting for each answer, so the call waits for the database once instead
+ * of once per statement (issue 17: CreateEvent went from seven round trips
+ * to one). Every statement runs under the statement_timeout the limit set,
+ * so the server ends the work at the deadline and the commit, sent ahead,
+ * then finds an aborted transaction and rolls back. When a statement fails,
+ * those after it fail too ("transaction is aborted"): `write` must report
+ * the first failure (Promise.all over its statements does, as the answers
+ * arrive in order).
+ *
+ * For what can be decided without reading first: a statement that has to
+ * see the answer of an earlier one before it is sent belongs in inTransaction.
+ */
+export function inPipelinedTransaction<R>(
+  sql: Sql,
+  deadline: CallDeadline,
+  write: (db: Db) => PromiseLike<R>,
+): Promise<R> {
+  return inOneRoundTrip(sql, deadline, "write", write);
+}
+
+async function inOneRoundTrip<R>(
+  sql: Sql,
+  deadline: CallDeadline,
+  kind: "read" | "write",
+  work: (db: Db) => PromiseLike<R>,
+): Promise<R> {
   const reserved = await sql.reserve();
   try {
     deadline.throwIfExpired();
-    reserved`begin read only`.catch(() => {
+    const begun = kind === "read" ? reserved`begin read only` : reserved`begin`;
+    begun.catch(() => {
       // Reported by the statements after it.
     });
     deadline.limit(reserved);
-    const outcome = read(reserved).then(
+    const outcome = work(reserved).then(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    const ended = reserved`rollback`; // read only: nothing to keep
+    // A read keeps nothing; a write's commit rolls back if a statement failed.
+    const ended = (kind === "read" ? reserved`rollback` : reserved`commit`).execute();
     const [result] = await Promise.all([outcome, ended]);
     if (!result.ok) throw result.error;
     return result.value;
@@ -127,16 +182,56 @@ export async function inReadTransaction<R>(
   }
 }
 
+/** A postgres.js query not yet started: it can still be cancelled. */
+type CancellableQuery<R> = PromiseLike<R> & { cancel(): unknown };
+
 /**
- * Two reads of one call, side by side, settled only when both have ended:
- * answering at the first failure (Promise.all) would leave the other read
- * running on the server past the deadline.
+ * A read of one statement, on a pool whose connections carry a
+ * statement_timeout of the call timeout (readPoolOptions in connect.ts): no
+ * transaction around it, so it is one statement in one round trip, where
+ * inReadTransaction sends four (begin, limit, the query, rollback) and holds
+ * a connection to itself while they run, and postgres.js can pipeline it
+ * with other reads on a connection.
+ *
+ * What ends it on the server: at the deadline, the caller cancels it (a
+ * query still queued in the pool is dropped, one running is cancelled over a
+ * connection of its own), which ends it within milliseconds while the server
+ * answers; if the server cannot be reached, its statement_timeout ends it at
+ * most one call timeout after it started. A statement outside a transaction
+ * leaves nothing open behind it, so there is no idle transaction to end.
  */
-export async function bothEnded<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
-  const [a, b] = await Promise.allSettled([first, second]);
-  if (a.status === "rejected") throw a.reason;
-  if (b.status === "rejected") throw b.reason;
-  return [a.value, b.value];
+export async function inOneStatement<R>(
+  reads: Sql,
+  deadline: CallDeadline,
+  read: (db: Db) => CancellableQuery<R>,
+): Promise<R> {
+  deadline.throwIfExpired();
+  const query = read(reads);
+  const forget = deadline.onExpire(() => {
+    Promise.resolve(query.cancel()).catch(() => {
+      // Unreachable: the statement_timeout ends it.
+    });
+  });
+  try {
+    return await query;
+  } finally {
+    forget();
+  }
+}
+
+/**
+ * One read of a call: as one statement on `reads` (a pool made with
+ * readPoolOptions) when there is one, else in a read-only transaction on
+ * `sql` (the embedded database).
+ */
+export function readOnce<R>(
+  pools: { sql: Sql; reads: Sql | undefined },
+  deadline: CallDeadline,
+  read: (db: Db) => CancellableQuery<R>,
+): Promise<R> {
+  return pools.reads
+    ? inOneStatement(pools.reads, deadline, read)
+    : inReadTransaction(pools.sql, deadline, read);
 }
 
 /**
@@ -170,11 +265,13 @@ export async function withinDeadline<T>(
     const first = await Promise.race([settled, elapsed(timeoutMs)]);
     if (first !== "elapsed") {
       if (first.ok) return first.value;
-      // The server may end a statement at the deadline a moment before our
-      // timer fires: that is the deadline too.
+      // The server may end a statement, or a transaction left idle, at the
+      // deadline a moment before our timer fires (a busy process runs its
+      // timers late): that is the deadline too.
       if (
         first.error instanceof DeadlineExpiredError ||
-        hasSqlState(first.error, SqlState.queryCanceled)
+        hasSqlState(first.error, SqlState.queryCanceled) ||
+        hasSqlState(first.error, SqlState.idleInTransactionTimeout)
       ) {
         throw unavailable(first.error);
       }

@@ -8,14 +8,22 @@ import { redactUrl } from "../../config/env.js";
 import type { Logger } from "../../log/logger.js";
 import type { NoCustomTypes } from "./db.js";
 import { errorMessage, isConnectionError } from "./errors.js";
+import { DEFAULT_CALL_TIMEOUT_MS } from "./postgres_store.js";
 
 export type PostgresStorage = Extract<StorageConfig, { kind: "postgres" }>;
 
 export interface Database {
   sql: Sql;
+  /**
+   * A pool for the EventStore's one-statement reads, whose connections
+   * carry the call timeout as their statement_timeout (readPoolOptions).
+   * Absent on the embedded database, where reads run in transactions on
+   * `sql` (its one connection is also the one migrations run on).
+   */
+  reads?: Sql;
   /** True for the embedded PGlite, which is always migrated on open. */
   embedded: boolean;
-  /** Ends the pool, then stops the embedded database if there is one. */
+  /** Ends the pools, then stops the embedded database if there is one. */
   close(): Promise<void>;
 }
 
@@ -45,6 +53,23 @@ export function serverPoolOptions(logger: Logger, max: number): Options<NoCustom
   };
 }
 
+/**
+ * `options` for a pool of deadline-bounded reads: each connection is opened
+ * with statement_timeout set to the call timeout, once, so a read is one
+ * statement with no transaction around it (inOneStatement in
+ * call_deadline.ts). A pool of its own, because the other users of `sql`
+ * (migrations, the scheduler's dispatch and clean-up) have no such bound.
+ */
+export function readPoolOptions(
+  options: Options<NoCustomTypes>,
+  callTimeoutMs: number,
+): Options<NoCustomTypes> {
+  return {
+    ...options,
+    connection: { ...options.connection, statement_timeout: callTimeoutMs },
+  };
+}
+
 /** Pool settings for the embedded database: see embedded.ts for why. */
 export function embeddedPoolOptions(logger: Logger): Options<NoCustomTypes> {
   return {
@@ -63,7 +88,20 @@ export async function openDatabase(storage: PostgresStorage, logger: Logger): Pr
       storage.connectTimeoutMs,
       logger,
     );
-    return { sql, embedded: false, close: () => sql.end({ timeout: 5 }) };
+    // Opens its connections when first used: roles that never read through
+    // the EventStore (migrate, the scheduler) open none.
+    const reads = postgres(
+      storage.databaseUrl,
+      readPoolOptions(serverPoolOptions(logger, storage.poolMax), DEFAULT_CALL_TIMEOUT_MS),
+    );
+    return {
+      sql,
+      reads,
+      embedded: false,
+      close: async () => {
+        await Promise.all([sql.end({ timeout: 5 }), reads.end({ timeout: 5 })]);
+      },
+    };
   }
 
   // Imported here, not above: PGlite is large, and a role on a server

@@ -10,6 +10,8 @@ export const SqlState = {
   deadlockDetected: "40P01",
   /** Also what statement_timeout raises. */
   queryCanceled: "57014",
+  /** The server ended a transaction left idle past idle_in_transaction_session_timeout. */
+  idleInTransactionTimeout: "25P03",
 } as const;
 
 // Socket errors from node:net and the pseudo-codes postgres.js gives its own

@@ -1,16 +1,12 @@
 // The FeedStore on Postgres (tables feed_secrets and feed_key, migration
 // 0005). Each call runs within the same deadline as the EventStore's calls
-// (call_deadline.ts): reads in a limited read-only transaction, writes in one
+// (call_deadline.ts): reads as one statement on the pool of reads (or, on the
+// embedded database, in a limited read-only transaction), writes in one
 // transaction limited statement by statement.
 import { randomBytes } from "node:crypto";
 import type { Sql } from "postgres";
 import type { FeedRecord, FeedStore } from "../feed_store.js";
-import {
-  type CallDeadline,
-  inReadTransaction,
-  inTransaction,
-  withinDeadline,
-} from "./call_deadline.js";
+import { type CallDeadline, inTransaction, readOnce, withinDeadline } from "./call_deadline.js";
 import type { Db } from "./db.js";
 import { unlessUnavailable } from "./errors.js";
 import { DEFAULT_CALL_TIMEOUT_MS } from "./postgres_store.js";
@@ -26,6 +22,7 @@ interface FeedRow {
 
 export class PostgresFeedStore implements FeedStore {
   readonly #sql: Sql;
+  readonly #reads: Sql | undefined;
   readonly #callTimeoutMs: number;
   readonly #endIdleTransactions: boolean;
 
@@ -35,9 +32,12 @@ export class PostgresFeedStore implements FeedStore {
       callTimeoutMs?: number;
       /** False on the embedded database: see DeadlineOptions. */
       endIdleTransactions?: boolean;
+      /** The pool of one-statement reads: see PostgresEventStore. */
+      reads?: Sql;
     } = {},
   ) {
     this.#sql = sql;
+    this.#reads = options.reads;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.#endIdleTransactions = options.endIdleTransactions ?? true;
   }
@@ -70,8 +70,8 @@ export class PostgresFeedStore implements FeedStore {
 
   getFeed(userId: string): Promise<FeedRecord | undefined> {
     return this.#call("get feed", async (deadline) => {
-      const [row] = await inReadTransaction(
-        this.#sql,
+      const [row] = await readOnce(
+        { sql: this.#sql, reads: this.#reads },
         deadline,
         (db) => db<FeedRow[]>`
           select ${feedColumns(db)} from feed_secrets where user_id = ${userId}`,
@@ -117,8 +117,8 @@ export class PostgresFeedStore implements FeedStore {
 
   findFeedBySecretHash(secretHash: Buffer): Promise<FeedRecord | undefined> {
     return this.#call("find feed", async (deadline) => {
-      const [row] = await inReadTransaction(
-        this.#sql,
+      const [row] = await readOnce(
+        { sql: this.#sql, reads: this.#reads },
         deadline,
         (db) => db<FeedRow[]>`
           select ${feedColumns(db)} from feed_secrets where secret_hash = ${secretHash}`,

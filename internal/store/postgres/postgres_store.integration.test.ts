@@ -24,10 +24,11 @@ import { PostgresFeedStore } from "./feed_store.js";
 import { type Migration, MigrationError, runMigrations } from "./migrate.js";
 import { migration0001 } from "./migrations/0001_events.js";
 import { migrations } from "./migrations/index.js";
-import { PostgresEventStore } from "./postgres_store.js";
+import { DEFAULT_CALL_TIMEOUT_MS, PostgresEventStore } from "./postgres_store.js";
 import { PostgresReminderStore } from "./reminder_store.js";
 import { instant } from "./rows.js";
 import { checkReminderPlans, seedPlanData } from "./testing/reminder_plans.js";
+import { schemaPool } from "./testing/schema_pool.js";
 import { runPostgresStoreChecks } from "./testing/store_checks.js";
 import { runSyncOrderingChecks } from "./testing/sync_ordering.js";
 import { TcpProxy } from "./testing/tcp_proxy.js";
@@ -63,12 +64,8 @@ async function newSchema(label: string): Promise<string> {
  * A pool whose connections look in `schema` first, then in public, where
  * btree_gist lives (see the root before hook).
  */
-function pool(schema: string, max = 10, target = url): Sql {
-  const options = serverPoolOptions(logger, max);
-  const sql = postgres(target, {
-    ...options,
-    connection: { ...options.connection, search_path: `${schema},public` },
-  });
+function pool(schema: string, max = 10, target = url, readsTimeoutMs?: number): Sql {
+  const sql = schemaPool(target, schema, max, readsTimeoutMs);
   pools.push(sql);
   return sql;
 }
@@ -98,31 +95,39 @@ function mainPool(): Promise<Sql> {
   return mainSql;
 }
 
+// The api's pool of one-statement reads on the same schema (connect.ts).
+let mainReadsSql: Sql | undefined;
+async function mainReads(): Promise<{ reads: Sql }> {
+  await mainPool();
+  mainReadsSql ??= pool(mainSchema, 10, url, DEFAULT_CALL_TIMEOUT_MS);
+  return { reads: mainReadsSql };
+}
+
 runEventStoreContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
   // The pool is shared with the tests below and ended in the root after hook.
   return { store, dispose: async () => {} };
 });
 
 runFeedStoreContract("postgres (server)", async () => ({
-  feeds: new PostgresFeedStore(await mainPool()),
+  feeds: new PostgresFeedStore(await mainPool(), await mainReads()),
   dispose: async () => {},
 }));
 
 runPostgresStoreChecks("server", mainPool);
 
 runFeedRowsContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
   return { store, dispose: async () => {} };
 });
 
 runSeriesContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
   return { events: store, reminders: store, dispose: async () => {} };
 });
 
 runSyncStoreContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
   return { store, dispose: async () => {} };
 });
 runSyncOrderingChecks("server", async (max) => {
@@ -140,7 +145,7 @@ runReminderStoreContract("postgres (server)", async (clock) => {
     return sql;
   })();
   const sql = await reminderSql;
-  await sql`truncate events`;
+  await sql`truncate events, reminders`;
   const store = new PostgresEventStore(sql, { clock });
   return { events: store, reminders: store, dispose: async () => {} };
 });
@@ -228,6 +233,7 @@ describe("migrations on a server", () => {
         "0004_sync",
         "0005_feed_secrets",
         "0006_sync_occurrences",
+        "0007_reminders",
         "0008_sync_series_resets",
       ],
       JSON.stringify(appliedBy),
@@ -245,6 +251,7 @@ describe("migrations on a server", () => {
       "0004_sync",
       "0005_feed_secrets",
       "0006_sync_occurrences",
+      "0007_reminders",
       "0008_sync_series_resets",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
@@ -253,6 +260,7 @@ describe("migrations on a server", () => {
       "events",
       "feed_key",
       "feed_secrets",
+      "reminders",
       "schema_migrations",
       "sync_users",
     ]);
@@ -599,7 +607,7 @@ describe("reminder dispatch on a server", () => {
       `both schedulers took part: ${sent.join(" + ")}`,
     );
     const [pending] = await pool(schema, 1)<{ count: number }[]>`
-      select count(*)::int as count from events where reminder_sent_at is null`;
+      select count(*)::int as count from reminders`;
     assert.equal(pending?.count, 0);
   });
 
@@ -674,6 +682,7 @@ describe("reminder dispatch on a server", () => {
         "0004_sync",
         "0005_feed_secrets",
         "0006_sync_occurrences",
+        "0007_reminders",
         "0008_sync_series_resets",
       ],
     });
@@ -689,6 +698,48 @@ describe("reminder dispatch on a server", () => {
     );
     assert.deepEqual(result, { claimed: 1, sent: 1, skipped: 0 });
     assert.deepEqual(titles, ["pending"]);
+  });
+  it("moves exactly the pending reminders of a database at 0006 into the reminders table", async () => {
+    const sql = pool(await newSchema("backfill"), 1);
+    await runMigrations(sql, logger, migrations.slice(0, 6));
+    const ids = { pending: randomUUID(), sent: randomUUID(), skipped: randomUUID() };
+    const series = { pending: randomUUID(), done: randomUUID() };
+    const at = (iso: string) => instant(sql, new Date(iso));
+    await sql`
+      insert into events (user_id, id, title, start_time, end_time, notify_before_ms, notify_at,
+                          reminder_sent_at, reminder_skipped_at, created_at, updated_at, version)
+      values ('user-b', ${ids.pending}, 'pending', ${at("2026-09-01T13:00:00Z")},
+              ${at("2026-09-01T14:00:00Z")}, 600000, ${at("2026-09-01T12:50:00Z")},
+              null, null, now(), now(), 1),
+             ('user-b', ${ids.sent}, 'sent', ${at("2026-09-02T13:00:00Z")},
+              ${at("2026-09-02T14:00:00Z")}, 600000, ${at("2026-09-02T12:50:00Z")},
+              now(), null, now(), now(), 1),
+             ('user-b', ${ids.skipped}, 'skipped', ${at("2026-09-03T13:00:00Z")},
+              ${at("2026-09-03T14:00:00Z")}, 600000, ${at("2026-09-03T12:50:00Z")},
+              null, now(), now(), now(), 1)`;
+    await sql`
+      insert into events (user_id, id, title, start_time, end_time, notify_before_ms, notify_at,
+                          created_at, updated_at, version, recurrence, time_zone, duration_ms)
+      values ('user-b', ${series.pending}, 'series', ${at("2026-10-01T08:00:00Z")}, 'infinity',
+              600000, ${at("2026-10-05T07:50:00Z")}, now(), now(), 1,
+              array['RRULE:FREQ=DAILY'], 'UTC', 3600000),
+             ('user-b', ${series.done}, 'series done', ${at("2025-10-01T08:00:00Z")},
+              ${at("2025-10-03T09:00:00Z")}, 600000, 'infinity', now(), now(), 1,
+              array['RRULE:FREQ=DAILY;COUNT=3'], 'UTC', 3600000)`;
+    assert.deepEqual(await runMigrations(sql, logger), {
+      applied: ["0007_reminders", "0008_sync_series_resets"],
+    });
+    const rows = await sql<{ event_id: string; due: string }[]>`
+      select event_id::text as event_id,
+             to_char(notify_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI') as due
+      from reminders order by notify_at`;
+    assert.deepEqual(
+      [...rows],
+      [
+        { event_id: ids.pending, due: "2026-09-01T12:50" },
+        { event_id: series.pending, due: "2026-10-05T07:50" },
+      ],
+    );
   });
 });
 

@@ -112,13 +112,13 @@ runSeriesContract("postgres (embedded PGlite)", async (clock) => {
 // file and each create their own rows in their own tests.
 runReminderStoreContract("postgres (embedded PGlite)", async (clock) => {
   const { sql } = (await sharedDatabase()).database;
-  await sql`truncate events`;
+  await sql`truncate events, reminders`;
   const store = new PostgresEventStore(sql, { clock, endIdleTransactions: false });
   return { events: store, reminders: store, dispose: async () => {} };
 });
 
 describe("reminder query plans (embedded PGlite)", () => {
-  it("dispatches through the partial index and cleans up through the end_time index", async (t) => {
+  it("claims through the reminders index, marks reminders rows only, cleans up through the end_time index", async (t) => {
     const { sql } = (await sharedDatabase()).database;
     await seedPlanData(sql);
     await checkReminderPlans(sql, t);

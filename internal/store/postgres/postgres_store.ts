@@ -4,11 +4,14 @@
 //
 // Busy time is guarded by the events_no_overlap exclusion constraint, which
 // holds whatever the application does. On top of it, every write first takes
-// a transaction-scoped advisory lock on its user: writes of one user then run
-// one after another, so a create can check for a conflict and insert without
-// racing (and name the conflicting event), and two writers of one user never
-// wait on each other's index entries, which is how concurrent inserts under
-// an exclusion constraint deadlock. Writes of different users do not contend.
+// a transaction-scoped advisory lock on its user (sql/lock_user.ts).
+//
+// Creating, updating and deleting a single event take a fast path first: the
+// whole transaction in one round trip (sql/insert_single.ts,
+// sql/update_single.ts, sql/delete_single.ts), letting the constraints
+// decide. When the fast path cannot answer (the id is taken, the time is
+// busy, a series is near, the event is a series), the full path below reads,
+// checks and names the conflict, as it always did.
 import { randomUUID } from "node:crypto";
 import type { Sql } from "postgres";
 import type {
@@ -51,15 +54,16 @@ import type {
   TombstoneStore,
 } from "../sync.js";
 import {
-  bothEnded,
   type CallDeadline,
+  inPipelinedTransaction,
   inReadTransaction,
   inTransaction,
+  readOnce,
   withinDeadline,
 } from "./call_deadline.js";
 import type { Db } from "./db.js";
 import { errorMessage, hasSqlState, SqlState, unlessUnavailable } from "./errors.js";
-import { PostgresReminderStore } from "./reminder_store.js";
+import { PostgresReminderStore, seriesReminderCursor } from "./reminder_store.js";
 import { type EventRow, eventColumns, instant, toEvent } from "./rows.js";
 import {
   busyConflict,
@@ -70,17 +74,18 @@ import {
   locateQuery,
   occurrencesIn,
   recurrenceOf,
+  type SeriesRow,
   seriesNotifyCursor,
   seriesOverlapping,
   seriesQuery,
   toSeriesList,
   writeRow,
 } from "./series.js";
+import { deleteSingle } from "./sql/delete_single.js";
+import { insertSingle } from "./sql/insert_single.js";
+import { afterUserLock, lockUser } from "./sql/lock_user.js";
+import { updateSingle } from "./sql/update_single.js";
 import * as sync from "./sync_store.js";
-
-// First key of the two-key advisory lock space, reserved for per-user write
-// locks (the migration runner uses the one-key space, which is disjoint).
-const USER_WRITE_LOCK = 0x63616c; // "cal"
 
 /**
  * The longest an EventStore call may take before it answers
@@ -100,6 +105,7 @@ const MAX_ATTEMPTS = 4;
  */
 export class PostgresEventStore implements EventStore, ReminderStore, SyncStore, TombstoneStore {
   readonly #sql: Sql;
+  readonly #reads: Sql | undefined;
   readonly #clock: Clock;
   readonly #reminders: PostgresReminderStore;
   readonly #callTimeoutMs: number;
@@ -112,9 +118,16 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
       callTimeoutMs?: number;
       /** False on the embedded database: see DeadlineOptions. */
       endIdleTransactions?: boolean;
+      /**
+       * A pool made with readPoolOptions(…, callTimeoutMs): reads then run
+       * as one statement each (inOneStatement). Without it, in a read-only
+       * transaction on `sql` (inReadTransaction).
+       */
+      reads?: Sql;
     } = {},
   ) {
     this.#sql = sql;
+    this.#reads = options.reads;
     this.#clock = options.clock ?? systemClock;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.#endIdleTransactions = options.endIdleTransactions ?? true;
@@ -136,17 +149,29 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     );
   }
 
+  /** One read of a call: see readOnce. */
+  #read<R>(
+    deadline: CallDeadline,
+    read: (db: Db) => PromiseLike<R> & { cancel(): unknown },
+  ): Promise<R> {
+    return readOnce({ sql: this.#sql, reads: this.#reads }, deadline, read);
+  }
+
   createEvent(
     userId: string,
     id: string,
     fields: EventFields,
   ): Promise<Result<CalendarEvent, AlreadyExists | BusyConflict>> {
     type Created = Result<CalendarEvent, AlreadyExists | BusyConflict>;
-    return this.#call("create event", (deadline) =>
-      retryOnLostRace(() =>
+    return this.#call("create event", async (deadline) => {
+      if (!isSeries(fields)) {
+        const created = await this.#createSingleFast(deadline, userId, id, fields);
+        if (created) return ok(created);
+      }
+      return retryOnLostRace(() =>
         inTransaction(this.#sql, deadline, async (tx): Promise<Created> => {
           const limit = () => deadline.limit(tx);
-          await lockUser(tx, deadline, userId);
+          await lockedUser(tx, deadline, userId);
           limit();
           const [existing] = await tx<EventRow[]>`
             select ${eventColumns(tx)} from events where user_id = ${userId} and id = ${id}`;
@@ -173,15 +198,55 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
           );
           return ok(toEvent(row));
         }),
+      );
+    });
+  }
+
+  /**
+   * The single event created in one round trip (sql/insert_single.ts), or
+   * undefined when the full path must answer: the id is taken, the time is
+   * busy, or a series is near.
+   */
+  async #createSingleFast(
+    deadline: CallDeadline,
+    userId: string,
+    id: string,
+    fields: EventFields,
+  ): Promise<CalendarEvent | undefined> {
+    const now = this.#clock();
+    const meta = { version: 1, createdAt: now, updatedAt: now, notifyAt: notifyAtOf(fields, now) };
+    const rows = await fastOrFullPath(
+      inPipelinedTransaction(this.#sql, deadline, (tx) =>
+        afterUserLock(tx, userId, insertSingle(tx, userId, id, fields, meta)),
       ),
     );
+    return rows?.[0] && toEvent(rows[0]);
+  }
+
+  /**
+   * The single event updated in one round trip (sql/update_single.ts), or
+   * undefined when the full path must answer (see there).
+   */
+  async #updateSingleFast(
+    deadline: CallDeadline,
+    userId: string,
+    id: string,
+    fields: EventFields,
+    expectedVersion: number | undefined,
+  ): Promise<CalendarEvent | undefined> {
+    const now = this.#clock();
+    const meta = { updatedAt: now, notifyAt: notifyAtOf(fields, now) };
+    const rows = await fastOrFullPath(
+      inPipelinedTransaction(this.#sql, deadline, (tx) =>
+        afterUserLock(tx, userId, updateSingle(tx, userId, id, fields, expectedVersion, meta)),
+      ),
+    );
+    return rows?.[0] && toEvent(rows[0]);
   }
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>> {
     return this.#call("get event", async (deadline) => {
-      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
-        locateQuery(db, userId, id),
-      );
+      const rows = await this.#read(deadline, (db) => locateQuery(db, userId, id));
       const found = locateFrom(rows, id);
       return found && !found.cancelled ? ok(found.event) : err({ kind: "not_found", id });
     });
@@ -196,11 +261,15 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
   ): Promise<Result<CalendarEvent, NotFound | BusyConflict | VersionMismatch>> {
     type Outcome = Result<CalendarEvent, NotFound | BusyConflict | VersionMismatch>;
     return this.#call("update event", async (deadline) => {
+      if (!isSeries(fields) && !parseOccurrenceId(id)) {
+        const updated = await this.#updateSingleFast(deadline, userId, id, fields, expectedVersion);
+        if (updated) return ok(updated);
+      }
       for (let attempt = 1; ; attempt++) {
         try {
           return await inTransaction(this.#sql, deadline, async (tx): Promise<Outcome> => {
             const limit = () => deadline.limit(tx);
-            await lockUser(tx, deadline, userId);
+            await lockedUser(tx, deadline, userId);
             const found = await locate(tx, userId, id, true, limit);
             if (!found || found.cancelled) return err({ kind: "not_found", id });
             const stored = found.event;
@@ -355,17 +424,13 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     // The series' cursor has passed this occurrence: its reminder went (or
     // was skipped). Unless the edit moves the reminder, it stays sent.
     limit();
-    const seriesCursor = await tx<{ notify_ms: number | null }[]>`
-      select round(extract(epoch from notify_at) * 1000)::float8 as notify_ms
-      from events where user_id = ${userId} and id = ${series.id}`;
-    const cursor = seriesCursor[0]?.notify_ms ?? null;
+    const cursor = await seriesReminderCursor(tx, userId, series.id);
     const occurrenceNotify =
       series.notifyBeforeMs === undefined
         ? undefined
         : originalStart.getTime() - series.notifyBeforeMs;
     const alreadyReminded =
       !found.exception &&
-      cursor !== null &&
       occurrenceNotify !== undefined &&
       cursor > occurrenceNotify &&
       exceptionFields.start.getTime() === originalStart.getTime() &&
@@ -437,25 +502,19 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
   deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
     if (!parseOccurrenceId(id)) {
       // A single statement, but in a transaction all the same: one that the
-      // deadline can keep from committing. It needs no user lock, as removing
-      // an event cannot create an overlap. A series' exceptions go with it
-      // (foreign key, on delete cascade).
-      return this.#call("delete event", (deadline) =>
-        inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
-          deadline.limit(tx);
-          const deleted = await tx`
-            delete from events
-            where user_id = ${userId} and id = ${id} and recurring_event_id is null
-            returning id`;
-          return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
-        }),
-      );
+      // deadline can keep from committing (sql/delete_single.ts).
+      return this.#call("delete event", async (deadline) => {
+        const deleted = await inPipelinedTransaction(this.#sql, deadline, (tx) =>
+          deleteSingle(tx, userId, id),
+        );
+        return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
+      });
     }
     // An occurrence: cancelled by an exception row that keeps the rule from generating it.
     return this.#call("cancel occurrence", (deadline) =>
       inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
         const limit = () => deadline.limit(tx);
-        await lockUser(tx, deadline, userId);
+        await lockedUser(tx, deadline, userId);
         const found = await locate(tx, userId, id, true, limit);
         if (!found || found.cancelled || !found.series || !found.originalStart) {
           return err({ kind: "not_found", id });
@@ -493,13 +552,12 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     // Postgres refuses to build a range whose end precedes its start.
     if (!(window.start < window.end)) return Promise.resolve([]);
     return this.#call("list events", async (deadline) => {
-      // Single events and the user's series, read side by side.
-      const [rows, seriesRows] = await bothEnded(
-        inReadTransaction(this.#sql, deadline, (db) =>
-          eventsInWindow(db, userId, window, limit, after),
-        ),
-        inReadTransaction(this.#sql, deadline, (db) => seriesQuery(db, userId, window, [])),
+      // Single events and the user's series, in one statement.
+      const both = await this.#read(deadline, (db) =>
+        eventsAndSeriesInWindow(db, userId, window, limit, after),
       );
+      const rows = both.filter((row) => row.overridden_ms === null);
+      const seriesRows = both.filter((row): row is SeriesRow => row.overridden_ms !== null);
       const events = rows
         .map(toEvent)
         .filter((e) => after === undefined || byStartThenId(e, after) > 0);
@@ -518,9 +576,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
   listFeedRows(userId: string, window: TimeWindow, limit: number): Promise<FeedRow[]> {
     if (!(window.start < window.end)) return Promise.resolve([]);
     return this.#call("list feed rows", async (deadline) => {
-      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
-        feedRowsQuery(db, userId, window, limit),
-      );
+      const rows = await this.#read(deadline, (db) => feedRowsQuery(db, userId, window, limit));
       return rows
         .map((row) => ({ event: toEvent(row), cancelled: row.cancelled }))
         .sort((a, b) => byStartThenId(a.event, b.event));
@@ -534,7 +590,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     mode: "full" | "incremental",
   ): Promise<Result<ChangePage, SyncPositionExpired>> {
     return this.#call("read changes", async (deadline) => {
-      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
+      const rows = await this.#read(deadline, (db) =>
         sync.changesAfter(db, userId, after, limit + 1, mode === "incremental"),
       );
       return sync.changePage(rows, after, limit, mode);
@@ -543,9 +599,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   syncPosition(userId: string): Promise<number> {
     return this.#call("read sync position", async (deadline) => {
-      const rows = await inReadTransaction(this.#sql, deadline, (db) =>
-        sync.syncPositionQuery(db, userId),
-      );
+      const rows = await this.#read(deadline, (db) => sync.syncPositionQuery(db, userId));
       return Number(rows[0]?.last_change ?? 0);
     });
   }
@@ -588,7 +642,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   async close(): Promise<void> {
     // Queries already sent may finish; after 5 s the connections are cut.
-    await this.#sql.end({ timeout: 5 });
+    await Promise.all([this.#sql.end({ timeout: 5 }), this.#reads?.end({ timeout: 5 })]);
   }
 }
 
@@ -604,7 +658,26 @@ function feedRowsQuery(db: Db, userId: string, window: TimeWindow, limit: number
     limit ${limit}`;
 }
 
-/** The query behind listEvents; exported so tests can EXPLAIN exactly it. */
+/**
+ * The query behind listEvents: eventsInWindow's rows (overridden_ms null) and
+ * seriesQuery's, in one statement: one round trip, and both read in one
+ * snapshot.
+ */
+function eventsAndSeriesInWindow(
+  db: Db,
+  userId: string,
+  window: TimeWindow,
+  limit: number,
+  after?: ListCursor,
+) {
+  return db<(EventRow & { overridden_ms: SeriesRow["overridden_ms"] | null })[]>`
+    select single.*, null::float8[] as overridden_ms
+      from (${eventsInWindow(db, userId, window, limit, after)}) single
+    union all
+    (${seriesQuery(db, userId, window, [])})`;
+}
+
+/** The single events of listEvents; exported so tests can EXPLAIN exactly it. */
 export function eventsInWindow(
   db: Db,
   userId: string,
@@ -675,9 +748,32 @@ function conflictsWith(db: Db, userId: string, fields: EventFields, exceptId: st
     limit 1`;
 }
 
-async function lockUser(tx: Db, deadline: CallDeadline, userId: string): Promise<void> {
+async function lockedUser(tx: Db, deadline: CallDeadline, userId: string): Promise<void> {
   deadline.limit(tx);
-  await tx`select pg_advisory_xact_lock(${USER_WRITE_LOCK}::int4, hashtext(${userId}))`;
+  await lockUser(tx, userId);
+}
+
+/**
+ * What a fast path answered, or undefined when the full path must take
+ * over: it wrote nothing, or the constraints refused it (an overlap the
+ * update ran into; a deadlock with a writer that skipped the user lock).
+ */
+async function fastOrFullPath<R extends readonly unknown[]>(
+  fast: Promise<R>,
+): Promise<R | undefined> {
+  try {
+    const rows = await fast;
+    return rows.length > 0 ? rows : undefined;
+  } catch (error) {
+    if (
+      hasSqlState(error, SqlState.exclusionViolation) ||
+      hasSqlState(error, SqlState.uniqueViolation) ||
+      hasSqlState(error, SqlState.deadlockDetected)
+    ) {
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 /**

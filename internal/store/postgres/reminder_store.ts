@@ -2,13 +2,21 @@
 // deleting old events. It shares the pool (the `Sql`) with PostgresEventStore,
 // which also exposes these two methods by delegating here.
 //
-// Why dispatch is safe with several schedulers and concurrent writes: the scan
-// locks the rows it returns (FOR UPDATE SKIP LOCKED) and keeps them locked
-// while `publish` runs, until the transaction commits the marks. Another
-// scheduler's scan skips locked rows, so each reminder goes to one publisher;
-// an UpdateEvent or DeleteEvent of a claimed event waits for the commit, then
-// sees reminder_sent_at set and re-arms it (if it moves the reminder) or
-// deletes it. Neither the scan nor the marks take the per-user advisory lock,
+// Pending reminders live in the `reminders` table (migration 0007), kept in
+// step with events by triggers: one narrow row per pending reminder of a
+// single event or exception, and one per series, its cursor. A dispatch
+// claims, deletes and moves those rows only; it reads events (title, start)
+// but never writes or locks an events row, so marking produces no events
+// row version, no GiST entry and no sync change.
+//
+// Why dispatch is safe with several schedulers and concurrent writes: the
+// claim locks the reminders rows it returns (FOR UPDATE OF r SKIP LOCKED) and
+// keeps them locked while `publish` runs, until the transaction commits the
+// marks. Another scheduler's claim skips locked rows, so each reminder goes
+// to one publisher. An UpdateEvent that moves a claimed reminder has its
+// trigger's upsert of the row wait for the commit, then inserts it again
+// (re-armed); a DeleteEvent's cascade waits, then finds it gone. Neither the
+// claim nor the marks take the per-user advisory lock or any events row lock,
 // and SKIP LOCKED never waits, so dispatch cannot deadlock with the writers.
 //
 // On the embedded PGlite the pool has one connection: while a dispatch
@@ -24,9 +32,9 @@ import { unlessUnavailable } from "./errors.js";
 import { instant } from "./rows.js";
 import { seriesNotifyCursor } from "./series.js";
 
-/** What the dispatch scan returns for each claimed reminder. */
+/** What the dispatch claim returns for each claimed reminder. */
 interface DueRow {
-  /** Where the locked row version lies; the marks address it by this. */
+  /** Where the locked reminders row version lies; the marks address it by this. */
   ctid: string;
   user_id: string;
   id: string;
@@ -34,7 +42,7 @@ interface DueRow {
   start_ms: number;
   notify_ms: number;
   notify_before_ms: number | null;
-  /** Set on a series row, whose notify_at is the cursor of its occurrences' reminders. */
+  /** Set on a series row, whose reminder is the cursor of its occurrences' reminders. */
   recurrence: string[] | null;
   time_zone: string | null;
   /** Set on an exception row: the reminder is an occurrence's. */
@@ -43,41 +51,56 @@ interface DueRow {
 }
 
 /**
- * The dispatch scan, exported so tests can EXPLAIN exactly it: pending
+ * The dispatch claim, exported so tests can EXPLAIN exactly it: pending
  * reminders due by `now`, oldest first, locked, skipping rows that another
- * transaction holds. The filter repeats the predicate of the partial index
- * events_reminder_due (migration 0002) so the planner can use it.
+ * transaction holds; each with its event's fields, read through the events
+ * primary key (a read: the events row is neither locked nor written).
  *
- * Ordered by notify_at alone, the order of that index, so the scan stops
- * after `limit` rows. Reminders due at the same instant come in index order.
- * A tie-break on (user_id, id) would make Postgres sort the whole backlog on
- * every pass: with 100,000 reminders due at once, 87 ms a pass instead of
- * 0.3 ms (EXPLAIN ANALYZE, PostgreSQL 15 here).
+ * The event is read in a LATERAL subquery with LIMIT 1 (it is the primary
+ * key: one row at most) so that Postgres cannot flatten it into a join and
+ * pick a hash join over a scan of the whole events table, which it does for
+ * a plain join once a claim may take a good part of the pending reminders
+ * (seen on PGlite with 120 pending among 15,000 events). Kept a nested loop,
+ * the claim reads `limit` reminders in index order and looks each event up
+ * by its primary key, whatever the size of either table.
+ *
+ * Ordered by notify_at alone, the order of the reminders_due index, so the
+ * scan stops after `limit` rows. Reminders due at the same instant come in
+ * index order. A tie-break on (user_id, id) would make Postgres sort the
+ * whole backlog on every pass: with 100,000 reminders due at once, 87 ms a
+ * pass instead of 0.3 ms (EXPLAIN ANALYZE, PostgreSQL 15 here).
  */
 export function dueRemindersQuery(db: Db, now: Date, limit: number) {
   // Instants are read as exact epoch milliseconds, the same way rows.ts does.
   return db<DueRow[]>`
-    select ctid::text as ctid, user_id, id, title,
-           round(extract(epoch from start_time) * 1000)::float8 as start_ms,
-           round(extract(epoch from notify_at) * 1000)::float8 as notify_ms,
-           notify_before_ms::float8 as notify_before_ms, recurrence, time_zone,
-           recurring_event_id,
-           round(extract(epoch from original_start) * 1000)::float8 as original_start_ms
-    from events
-    where notify_at is not null
-      and reminder_sent_at is null
-      and reminder_skipped_at is null
-      and notify_at <= ${instant(db, now)}
-    order by notify_at
+    select r.ctid::text as ctid, r.user_id, r.event_id as id, e.title,
+           round(extract(epoch from e.start_time) * 1000)::float8 as start_ms,
+           round(extract(epoch from r.notify_at) * 1000)::float8 as notify_ms,
+           e.notify_before_ms::float8 as notify_before_ms, e.recurrence, e.time_zone,
+           e.recurring_event_id,
+           round(extract(epoch from e.original_start) * 1000)::float8 as original_start_ms
+    from reminders r
+    cross join lateral (
+      select title, start_time, notify_before_ms, recurrence, time_zone,
+             recurring_event_id, original_start
+      from events
+      where user_id = r.user_id and id = r.event_id
+      limit 1) e
+    where r.notify_at <= ${instant(db, now)}
+    order by r.notify_at
     limit ${limit}
-    for update skip locked`;
+    for update of r skip locked`;
 }
 
 /**
  * The retention delete, exported so tests can EXPLAIN exactly it: at most
  * `limit` events that ended strictly before `cutoff`, oldest first. Rows
- * another transaction holds (a dispatch in progress, an update) are skipped
- * and deleted by a later batch, so cleanup never waits on them.
+ * another transaction holds (an update) are skipped and deleted by a later
+ * batch, so cleanup never waits on them. Events that still have a pending
+ * reminder are left for a later batch too: that reminder is long due, so the
+ * dispatcher is claiming it or about to (and will skip it, its event having
+ * started), and deleting the event now would make this delete wait, through
+ * ON DELETE CASCADE, for a dispatch holding the reminder while it publishes.
  *
  * The rows are addressed by ctid, which makes the delete a TID scan of just
  * the rows found: written as "(user_id, id) in (...)", the planner may join
@@ -92,8 +115,10 @@ export function endedBeforeDelete(db: Db, cutoff: Date, limit: number) {
   return db`
     delete from events
     where ctid = any(array(
-      select ctid from events
+      select ctid from events e
       where end_time < ${instant(db, cutoff)}
+        and not exists (
+          select from reminders r where r.user_id = e.user_id and r.event_id = e.id)
       order by end_time
       limit ${limit}
       for update skip locked))`;
@@ -132,7 +157,7 @@ export class PostgresReminderStore implements ReminderStore {
           const occurrences = await dueOccurrences(tx, seriesRows, now);
           const seriesSkipped = seriesRows.filter((row) => !occurrences.has(row));
 
-          if (started.length > 0) await markStatement(tx, "skipped", now, started);
+          if (started.length > 0) await markStatement(tx, started);
 
           let sent = 0;
           const toPublish = [
@@ -158,7 +183,7 @@ export class PostgresReminderStore implements ReminderStore {
               confirmedKeys.has(key(row.user_id, toDueReminder(row).eventId)),
             );
             if (confirmedRows.length > 0) {
-              sent = (await markStatement(tx, "sent", now, confirmedRows)).count;
+              sent = (await markStatement(tx, confirmedRows)).count;
             }
             // A series' cursor moves on only when all its due occurrences went.
             for (const [row, reminders] of occurrences) {
@@ -192,8 +217,9 @@ export class PostgresReminderStore implements ReminderStore {
 }
 
 /**
- * Marks reminders the transaction has claimed (and so locked) as sent or
- * skipped at `now`; exported so tests can EXPLAIN exactly it.
+ * Marks reminders the transaction has claimed (and so locked) as done, sent
+ * or skipped alike: their rows are deleted. Exported so tests can EXPLAIN
+ * exactly it.
  *
  * The rows are addressed by the ctids the claim returned: a TID scan that
  * touches just those rows. (Named by key, the planner joined the batch
@@ -204,16 +230,27 @@ export class PostgresReminderStore implements ReminderStore {
  * the statement text is the same whatever the batch size, so it is prepared
  * once.
  */
-export function markStatement(
+export function markStatement(db: Db, rows: readonly { ctid: string }[]) {
+  return db`delete from reminders where ctid = any(${rows.map((row) => row.ctid)}::tid[])`;
+}
+
+/**
+ * When a series' cursor is due, in epoch ms: Infinity once no occurrence's
+ * reminder is left to send (or the series has none). For the write that
+ * turns an occurrence into an exception, inside its transaction: it waits
+ * for a dispatch holding the cursor (FOR SHARE), so it sees where the
+ * dispatch left it, as it did when the cursor was on the series' events row.
+ */
+export async function seriesReminderCursor(
   db: Db,
-  mark: "sent" | "skipped",
-  now: Date,
-  rows: readonly { ctid: string }[],
-) {
-  const claimed = db`ctid = any(${rows.map((row) => row.ctid)}::tid[])`;
-  return mark === "sent"
-    ? db`update events set reminder_sent_at = ${instant(db, now)} where ${claimed}`
-    : db`update events set reminder_skipped_at = ${instant(db, now)} where ${claimed}`;
+  userId: string,
+  seriesId: string,
+): Promise<number> {
+  const [row] = await db<{ notify_ms: number }[]>`
+    select round(extract(epoch from notify_at) * 1000)::float8 as notify_ms
+    from reminders where user_id = ${userId} and event_id = ${seriesId}
+    for share`;
+  return row ? Number(row.notify_ms) : Number.POSITIVE_INFINITY;
 }
 
 function toDueReminder(row: DueRow): DueReminder {
@@ -291,16 +328,18 @@ async function dueOccurrences(
   return result;
 }
 
-/** Moves a claimed series row's cursor past `now`: to its next occurrence's reminder. */
+/**
+ * Moves a claimed series' cursor past `now`: to its next occurrence's
+ * reminder, or deletes the row when no occurrence is left.
+ */
 async function advanceCursor(db: Db, row: DueRow, now: Date): Promise<void> {
   const fields = seriesFields(row);
-  const next = seriesNotifyCursor(
-    { ...fields, notifyBeforeMs: fields.notifyBeforeMs },
-    new Date(now.getTime() + fields.notifyBeforeMs + 1),
-  );
-  const notifyAt =
-    next === "infinity" || next === null ? db`'infinity'::timestamptz` : instant(db, next);
-  await db`update events set notify_at = ${notifyAt} where ctid = ${row.ctid}::tid`;
+  const next = seriesNotifyCursor(fields, new Date(now.getTime() + fields.notifyBeforeMs + 1));
+  if (next === "infinity" || next === null) {
+    await db`delete from reminders where ctid = ${row.ctid}::tid`;
+  } else {
+    await db`update reminders set notify_at = ${instant(db, next)} where ctid = ${row.ctid}::tid`;
+  }
 }
 
 function key(userId: string, eventId: string): string {

@@ -135,7 +135,7 @@ export async function locate(
   return locateFrom(await locateQuery(db, userId, id, forUpdate), id);
 }
 
-interface SeriesRow extends EventRow {
+export interface SeriesRow extends EventRow {
   overridden_ms: number[];
 }
 
@@ -291,69 +291,113 @@ export function seriesNotifyCursor(
   return next ? new Date(next.getTime() - series.notifyBeforeMs) : "infinity";
 }
 
+/** What an events row holds besides its fields: see writeRow. */
+export interface RowMeta {
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+  notifyAt: Date | null | "infinity";
+  recurringEventId?: string;
+  originalStart?: Date;
+  cancelled?: boolean;
+  /** Marks the reminder sent already (an exception of an occurrence whose reminder went). */
+  reminderSentAt?: Date;
+}
+
+/** The columns every write of a whole row sets, in the order of rowValues. */
+export function rowColumns(db: Db) {
+  return db`
+    user_id, id, title, description, start_time, end_time,
+    notify_before_ms, notify_at, reminder_sent_at, created_at, updated_at, version,
+    recurrence, time_zone, duration_ms, recurring_event_id, original_start, cancelled`;
+}
+
+/**
+ * The values of one events row, in the order of rowColumns. Every value is
+ * typed, so the list serves `values (...)` and `select ...` (whose untyped
+ * parameters Postgres would take for text) alike.
+ */
+export function rowValues(
+  db: Db,
+  userId: string,
+  rowId: string,
+  fields: EventFields,
+  meta: RowMeta,
+) {
+  const series = isSeries(fields);
+  const end = series ? seriesEnd(fields) : eventEnd(fields);
+  const orInfinity = (date: Date | "infinity" | undefined) =>
+    date === undefined || date === "infinity" ? db`'infinity'::timestamptz` : instant(db, date);
+  const orNull = (date: Date | undefined) =>
+    date === undefined ? db`${null}::timestamptz` : instant(db, date);
+  return db`
+    ${userId}::text, ${rowId}::uuid, ${fields.title}::text, ${fields.description ?? null}::text,
+    ${instant(db, fields.start)}, ${orInfinity(end)},
+    ${fields.notifyBeforeMs ?? null}::int8,
+    ${meta.notifyAt === null ? db`${null}::timestamptz` : orInfinity(meta.notifyAt)},
+    ${orNull(meta.reminderSentAt)},
+    ${instant(db, meta.createdAt)}, ${instant(db, meta.updatedAt)}, ${meta.version}::int4,
+    ${series ? (fields.recurrence as string[]) : null}::text[], ${fields.timeZone ?? null}::text,
+    ${series ? fields.durationMs : null}::int8, ${meta.recurringEventId ?? null}::uuid,
+    ${orNull(meta.originalStart)}, ${meta.cancelled ?? false}::bool`;
+}
+
+/**
+ * The assignments that replace the stored row `e` by the row `excluded`
+ * (rowColumns), keeping created_at. The one place that says what a rewrite
+ * does to a reminder: one already sent or skipped stays so unless the
+ * rewrite moves it. `version` replaces excluded.version (the fast update
+ * takes the stored version + 1).
+ */
+export function rewriteColumns(db: Db, version = db`excluded.version`) {
+  return db`
+    title = excluded.title, description = excluded.description,
+    start_time = excluded.start_time, end_time = excluded.end_time,
+    notify_before_ms = excluded.notify_before_ms, notify_at = excluded.notify_at,
+    reminder_sent_at = case
+      when e.recurrence is null and excluded.recurrence is null
+        and e.start_time = excluded.start_time
+        and e.notify_before_ms is not distinct from excluded.notify_before_ms
+      then coalesce(e.reminder_sent_at, excluded.reminder_sent_at)
+      else excluded.reminder_sent_at end,
+    reminder_skipped_at = case
+      when e.recurrence is null and excluded.recurrence is null
+        and e.start_time = excluded.start_time
+        and e.notify_before_ms is not distinct from excluded.notify_before_ms
+      then e.reminder_skipped_at end,
+    updated_at = excluded.updated_at, version = ${version},
+    recurrence = excluded.recurrence, time_zone = excluded.time_zone,
+    duration_ms = excluded.duration_ms, cancelled = excluded.cancelled`;
+}
+
+/**
+ * The condition "the user has no series whose span shares time with
+ * `window`": when it holds, a single event there can only meet other
+ * single events and moved occurrences, which events_no_overlap guards, and
+ * the fast writes (sql/) may let the constraint decide. The events_series
+ * index answers it.
+ */
+export function noSeriesAcross(db: Db, userId: string, window: TimeWindow) {
+  return db`not exists (
+    select from events s
+    where s.user_id = ${userId} and s.recurrence is not null
+      and s.end_time > ${instant(db, window.start)} and s.start_time < ${instant(db, window.end)})`;
+}
+
 /** Writes one events row of any kind: an insert, or a full replacement of the row `rowId`. */
 export async function writeRow(
   db: Db,
   userId: string,
   rowId: string,
   fields: EventFields,
-  meta: {
-    version: number;
-    createdAt: Date;
-    updatedAt: Date;
-    notifyAt: Date | null | "infinity";
-    recurringEventId?: string;
-    originalStart?: Date;
-    cancelled?: boolean;
-    /** Marks the reminder sent already (an exception of an occurrence whose reminder went). */
-    reminderSentAt?: Date;
-  },
+  meta: RowMeta,
   limit: () => void = () => {},
 ): Promise<EventRow> {
-  const series = isSeries(fields);
-  const end = series ? seriesEnd(fields) : eventEnd(fields);
-  const endSql = end ? instant(db, end) : db`'infinity'::timestamptz`;
-  const notifyAt =
-    meta.notifyAt === null
-      ? null
-      : meta.notifyAt === "infinity"
-        ? db`'infinity'::timestamptz`
-        : instant(db, meta.notifyAt);
-  const start = instant(db, fields.start);
-  const notifyBefore = fields.notifyBeforeMs ?? null;
   limit();
   const [row] = await db<EventRow[]>`
-    insert into events as e (
-      user_id, id, title, description, start_time, end_time,
-      notify_before_ms, notify_at, reminder_sent_at, created_at, updated_at, version,
-      recurrence, time_zone, duration_ms, recurring_event_id, original_start, cancelled)
-    values (
-      ${userId}, ${rowId}, ${fields.title}, ${fields.description ?? null}, ${start}, ${endSql},
-      ${notifyBefore}::int8, ${notifyAt},
-      ${meta.reminderSentAt ? instant(db, meta.reminderSentAt) : null},
-      ${instant(db, meta.createdAt)}, ${instant(db, meta.updatedAt)}, ${meta.version},
-      ${series ? (fields.recurrence as string[]) : null}::text[], ${fields.timeZone ?? null},
-      ${series ? fields.durationMs : null}::int8, ${meta.recurringEventId ?? null}::uuid,
-      ${meta.originalStart ? instant(db, meta.originalStart) : null}, ${meta.cancelled ?? false})
-    on conflict (user_id, id) do update set
-      title = excluded.title, description = excluded.description,
-      start_time = excluded.start_time, end_time = excluded.end_time,
-      notify_before_ms = excluded.notify_before_ms, notify_at = excluded.notify_at,
-      -- A reminder already sent or skipped stays so unless the update moves it.
-      reminder_sent_at = case
-        when e.recurrence is null and excluded.recurrence is null
-          and e.start_time = excluded.start_time
-          and e.notify_before_ms is not distinct from excluded.notify_before_ms
-        then coalesce(e.reminder_sent_at, excluded.reminder_sent_at)
-        else excluded.reminder_sent_at end,
-      reminder_skipped_at = case
-        when e.recurrence is null and excluded.recurrence is null
-          and e.start_time = excluded.start_time
-          and e.notify_before_ms is not distinct from excluded.notify_before_ms
-        then e.reminder_skipped_at end,
-      updated_at = excluded.updated_at, version = excluded.version,
-      recurrence = excluded.recurrence, time_zone = excluded.time_zone,
-      duration_ms = excluded.duration_ms, cancelled = excluded.cancelled
+    insert into events as e (${rowColumns(db)})
+    values (${rowValues(db, userId, rowId, fields, meta)})
+    on conflict (user_id, id) do update set ${rewriteColumns(db)}
     returning ${eventColumns(db)}`;
   if (!row) throw new Error("insert ... returning produced no row");
   return row;

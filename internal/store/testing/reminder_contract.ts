@@ -25,6 +25,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { CalendarEvent, EventFields } from "../../domain/event.js";
 import type { Result } from "../../domain/result.js";
 import type { Clock, DueReminder, EventStore, ReminderStore } from "../store.js";
+import type { SyncStore } from "../sync.js";
 import { ManualClock } from "./contract.js";
 
 const MINUTE = 60_000;
@@ -32,8 +33,8 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 export interface ReminderStoresUnderTest {
-  /** Writes the events whose reminders are dispatched. */
-  events: EventStore;
+  /** Writes the events whose reminders are dispatched, and reports their changes. */
+  events: EventStore & SyncStore;
   /** The store under test; usually the same object as `events`. */
   reminders: ReminderStore;
   /** Drops whatever the stores hold and releases their resources. */
@@ -379,6 +380,19 @@ export function runReminderStoreContract(
           },
         );
         await assertNothingDue(due);
+      });
+
+      it("leaves the event as it was: same version, same updated time, no sync change", async () => {
+        const event = await create(start, { notifyBeforeMs: 15 * MINUTE });
+        const position = await events.syncPosition(event.userId);
+        clock.advance(MINUTE);
+        assert.equal((await dispatch(due)).result.sent, 1);
+        assert.deepEqual(value(await events.getEvent(event.userId, event.id)), event);
+        // A client syncing or watching sees no change for a reminder sent.
+        assert.equal(await events.syncPosition(event.userId), position);
+        const changes = await events.readChanges(event.userId, position, 10, "incremental");
+        assert.ok(changes.ok);
+        assert.deepEqual(changes.value.changes, []);
       });
 
       it("marks nothing when publish throws, rethrows its error as is, and dispatches all again", async () => {

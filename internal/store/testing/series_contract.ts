@@ -501,18 +501,35 @@ export function runSeriesContract(
       });
     });
 
+    /** A daily series at `start` (UTC), `count` days, reminded 10 minutes before each. */
+    async function createDaily(user: string, id: string, start: string, count: number) {
+      value(
+        await store.createEvent(user, id, {
+          ...single(start, HOUR, { notifyBeforeMs: 10 * MINUTE }),
+          recurrence: [`RRULE:FREQ=DAILY;COUNT=${count}`],
+          timeZone: "UTC",
+        }),
+      );
+    }
+
+    /** Moves the occurrence of `seriesId` at `original` to `start`, reminded 10 minutes before. */
+    async function moveOccurrence(user: string, seriesId: string, original: string, start: string) {
+      value(
+        await store.updateEvent(
+          user,
+          occurrenceId(seriesId, new Date(original)),
+          single(start, HOUR, { notifyBeforeMs: 10 * MINUTE }),
+          undefined,
+        ),
+      );
+    }
+
     describe("reminders and retention", () => {
       it("hands out a reminder for each occurrence, with series id and original start", async () => {
         const user = newUser();
         const id = randomUUID();
         // Daily 08:00 UTC in 1991, reminder 10 minutes before.
-        value(
-          await store.createEvent(user, id, {
-            ...single("1991-03-01T08:00:00Z", HOUR, { notifyBeforeMs: 10 * MINUTE }),
-            recurrence: ["RRULE:FREQ=DAILY;COUNT=5"],
-            timeZone: "UTC",
-          }),
-        );
+        await createDaily(user, id, "1991-03-01T08:00:00Z", 5);
         const mine: DueReminder[] = [];
         const publish = async (due: DueReminder[]) => {
           mine.push(...due.filter((r) => r.userId === user));
@@ -520,14 +537,7 @@ export function runSeriesContract(
         };
         // Cancel the second day; move the third an hour later.
         value(await store.deleteEvent(user, occurrenceId(id, new Date("1991-03-02T08:00:00Z"))));
-        value(
-          await store.updateEvent(
-            user,
-            occurrenceId(id, new Date("1991-03-03T08:00:00Z")),
-            single("1991-03-03T09:00:00Z", HOUR, { notifyBeforeMs: 10 * MINUTE }),
-            undefined,
-          ),
-        );
+        await moveOccurrence(user, id, "1991-03-03T08:00:00Z", "1991-03-03T09:00:00Z");
         for (const now of [
           "1991-03-01T07:50:00Z",
           "1991-03-02T07:55:00Z",
@@ -559,6 +569,64 @@ export function runSeriesContract(
             ],
           ],
         );
+      });
+
+      it("re-arms only a moved occurrence whose reminder went, and drops only a cancelled one's", async () => {
+        const user = newUser();
+        const id = randomUUID();
+        // Daily 08:00 UTC in May 1993, four days, reminder 10 minutes before.
+        await createDaily(user, id, "1993-05-01T08:00:00Z", 4);
+        const mine: [string, string][] = [];
+        const dispatchAt = async (now: string) => {
+          for (let pass = 0; pass < 2; pass++) {
+            await reminders.dispatchDueReminders(new Date(now), 1000, async (due) => {
+              for (const r of due) {
+                if (r.userId === user) mine.push([r.eventId, r.start.toISOString()]);
+              }
+              return due;
+            });
+          }
+        };
+        const day = (n: number) => occurrenceId(id, new Date(`1993-05-0${n}T08:00:00Z`));
+        await dispatchAt("1993-05-01T07:50:00Z");
+        // The first day's reminder went; the occurrence moves two hours later.
+        await moveOccurrence(user, id, "1993-05-01T08:00:00Z", "1993-05-01T10:00:00Z");
+        // The third day is cancelled before its reminder is due.
+        value(await store.deleteEvent(user, day(3)));
+        for (const now of [
+          "1993-05-01T09:50:00Z",
+          "1993-05-02T07:50:00Z",
+          "1993-05-03T07:50:00Z",
+          "1993-05-04T07:50:00Z",
+        ]) {
+          await dispatchAt(now);
+        }
+        assert.deepEqual(mine, [
+          [day(1), "1993-05-01T08:00:00.000Z"],
+          [day(1), "1993-05-01T10:00:00.000Z"],
+          [day(2), "1993-05-02T08:00:00.000Z"],
+          [day(4), "1993-05-04T08:00:00.000Z"],
+        ]);
+      });
+
+      it("drops every pending reminder of a deleted series, its exceptions' included", async () => {
+        const user = newUser();
+        const id = randomUUID();
+        await createDaily(user, id, "1994-02-01T08:00:00Z", 3);
+        await moveOccurrence(user, id, "1994-02-02T08:00:00Z", "1994-02-02T09:00:00Z");
+        value(await store.deleteEvent(user, id));
+        const mine: DueReminder[] = [];
+        for (const now of [
+          "1994-02-01T07:50:00Z",
+          "1994-02-02T08:50:00Z",
+          "1994-02-03T07:50:00Z",
+        ]) {
+          await reminders.dispatchDueReminders(new Date(now), 1000, async (due) => {
+            mine.push(...due.filter((r) => r.userId === user));
+            return due;
+          });
+        }
+        assert.deepEqual(mine, []);
       });
 
       it("deletes a finished series after retention, never an endless one", async () => {

@@ -55,7 +55,7 @@ describe(`cal_service stack at ${env.API_URL} (run ${RUN}): create, get, update,
     assert.equal(tsMs(created.createdAt), tsMs(created.updatedAt));
     const stored = await expectStored(u, created);
     assert.equal(stored.title, "Planning");
-    assert.equal(stored.reminder_sent_at_ms, null);
+    assert.equal(stored.reminder_due_ms, stored.notify_at_ms, "its reminder pending");
 
     // The same create again (a retry) returns the stored event and changes nothing.
     const again = await createOk(c, spec);

@@ -209,8 +209,8 @@ interface Row {
   end_ms: number;
   notify_before_ms: number | null;
   notify_at_ms: number | null;
-  reminder_sent_at_ms: number | null;
-  reminder_skipped_at_ms: number | null;
+  /** When its pending reminder is due (the reminders row); null once sent or skipped. */
+  reminder_due_ms: number | null;
   created_ms: number;
   updated_ms: number;
 }
@@ -220,24 +220,25 @@ interface Row {
 const epochMs = (column: string, as: string) =>
   `round(extract(epoch from ${column}) * 1000)::float8 as ${as}`;
 const ROW_COLUMNS = [
-  "id::text as id",
-  "user_id",
-  "title",
-  "description",
-  "version",
-  epochMs("start_time", "start_ms"),
-  epochMs("end_time", "end_ms"),
-  "notify_before_ms::float8 as notify_before_ms",
-  epochMs("notify_at", "notify_at_ms"),
-  epochMs("reminder_sent_at", "reminder_sent_at_ms"),
-  epochMs("reminder_skipped_at", "reminder_skipped_at_ms"),
-  epochMs("created_at", "created_ms"),
-  epochMs("updated_at", "updated_ms"),
+  "e.id::text as id",
+  "e.user_id",
+  "e.title",
+  "e.description",
+  "e.version",
+  epochMs("e.start_time", "start_ms"),
+  epochMs("e.end_time", "end_ms"),
+  "e.notify_before_ms::float8 as notify_before_ms",
+  epochMs("e.notify_at", "notify_at_ms"),
+  epochMs("r.notify_at", "reminder_due_ms"),
+  epochMs("e.created_at", "created_ms"),
+  epochMs("e.updated_at", "updated_ms"),
 ].join(", ");
 
 export async function rowOf(userId: string, id: string): Promise<Row | undefined> {
   const rows = await db()<Row[]>`
-    select ${db().unsafe(ROW_COLUMNS)} from events where user_id = ${userId} and id = ${id}::uuid`;
+    select ${db().unsafe(ROW_COLUMNS)}
+    from events e left join reminders r on r.user_id = e.user_id and r.event_id = e.id
+    where e.user_id = ${userId} and e.id = ${id}::uuid`;
   assert.ok(rows.length <= 1);
   return rows[0];
 }

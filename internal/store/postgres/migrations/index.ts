@@ -9,6 +9,7 @@ import { migration0003 } from "./0003_recurring_events.js";
 import { migration0004 } from "./0004_sync.js";
 import { migration0005 } from "./0005_feed_secrets.js";
 import { migration0006 } from "./0006_sync_occurrences.js";
+import { migration0007 } from "./0007_reminders.js";
 import { migration0008 } from "./0008_sync_series_resets.js";
 
 export const migrations: readonly Migration[] = [
@@ -18,5 +19,6 @@ export const migrations: readonly Migration[] = [
   migration0004,
   migration0005,
   migration0006,
+  migration0007,
   migration0008,
 ];

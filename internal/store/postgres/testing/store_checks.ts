@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { before, describe, it } from "node:test";
 import type { Fragment, Sql } from "postgres";
 import type { EventFields } from "../../../domain/event.js";
+import { occurrenceId } from "../../../domain/recurrence.js";
 import { ManualClock } from "../../testing/contract.js";
 import { eventsInWindow, PostgresEventStore } from "../postgres_store.js";
 import { dueRemindersQuery } from "../reminder_store.js";
@@ -86,15 +87,19 @@ export function runPostgresStoreChecks(name: string, database: () => Promise<Sql
       );
       assert.ok(created.ok);
       const id = created.value.id;
+      // The event's reminder as the reminders table holds it: due at
+      // `due`, or sent (no row) while the event still asks for one.
       const reminder = async () => {
         const [row] = await sql<{ due: string | null; sent: boolean }[]>`
-          select to_char(notify_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI') as due,
-                 reminder_sent_at is not null as sent
-          from events where user_id = ${user} and id = ${id}`;
+          select to_char(r.notify_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI') as due,
+                 e.notify_at is not null and r.event_id is null as sent
+          from events e left join reminders r on r.user_id = e.user_id and r.event_id = e.id
+          where e.user_id = ${user} and e.id = ${id}`;
         return { ...row };
       };
+      // What the dispatcher does once RabbitMQ confirmed it.
       const markSent = () =>
-        sql`update events set reminder_sent_at = now() where user_id = ${user} and id = ${id}`;
+        sql`delete from reminders where user_id = ${user} and event_id = ${id}`;
       const update = async (next: EventFields) => {
         assert.ok((await store.updateEvent(user, id, next, undefined)).ok);
       };
@@ -102,11 +107,13 @@ export function runPostgresStoreChecks(name: string, database: () => Promise<Sql
       assert.deepEqual(await reminder(), { due: "2026-07-01T08:45", sent: false });
       await markSent();
 
+      assert.deepEqual(await reminder(), { due: null, sent: true });
+
       // Same start and offset: the reminder that went out stays sent.
       await update(
         fields("2026-07-01T09:00:00Z", 2 * HOUR, { title: "Renamed", notifyBeforeMs: 15 * MINUTE }),
       );
-      assert.deepEqual(await reminder(), { due: "2026-07-01T08:45", sent: true });
+      assert.deepEqual(await reminder(), { due: null, sent: true });
 
       // A new start: due again, at the new time.
       await update(fields("2026-07-01T10:00:00Z", HOUR, { notifyBeforeMs: 15 * MINUTE }));
@@ -143,6 +150,65 @@ export function runPostgresStoreChecks(name: string, database: () => Promise<Sql
       assert.equal(row?.due_ms, Date.parse("0000-01-01T00:00:00.000Z"));
     });
 
+    it("drains reminders without writing an events row or a sync change", async () => {
+      const user = newUser();
+      // A single event, and a daily series with one occurrence moved (an
+      // exception row with a reminder of its own), all in 1985, so that the
+      // drain below claims nothing of the other tests' but the long-missed.
+      const single = await store.createEvent(
+        user,
+        randomUUID(),
+        fields("1985-03-01T12:00:00Z", HOUR, { notifyBeforeMs: 10 * MINUTE }),
+      );
+      assert.ok(single.ok);
+      const seriesId = randomUUID();
+      const series = await store.createEvent(user, seriesId, {
+        ...fields("1985-03-01T08:00:00Z", HOUR, { notifyBeforeMs: 10 * MINUTE }),
+        recurrence: ["RRULE:FREQ=DAILY;COUNT=3"],
+        timeZone: "UTC",
+      });
+      assert.ok(series.ok);
+      const moved = await store.updateEvent(
+        user,
+        occurrenceId(seriesId, new Date("1985-03-02T08:00:00Z")),
+        fields("1985-03-02T09:00:00Z", HOUR, { notifyBeforeMs: 10 * MINUTE }),
+        undefined,
+      );
+      assert.ok(moved.ok);
+
+      const eventRows = () => sql<{ user_id: string; id: string; xmin: string }[]>`
+        select user_id, id, xmin::text as xmin, version, updated_at from events
+        order by user_id, id`;
+      const rowsBefore = await eventRows();
+      const positionBefore = await store.syncPosition(user);
+      const published: string[] = [];
+      for (const now of [
+        "1985-03-01T07:50:00Z",
+        "1985-03-01T11:50:00Z",
+        "1985-03-02T08:50:00Z",
+        "1985-03-03T07:50:00Z",
+      ]) {
+        await store.dispatchDueReminders(new Date(now), 1000, async (due) => {
+          published.push(...due.filter((r) => r.userId === user).map((r) => r.eventId));
+          return due;
+        });
+      }
+      assert.deepEqual(published, [
+        occurrenceId(seriesId, new Date("1985-03-01T08:00:00Z")),
+        single.value.id,
+        occurrenceId(seriesId, new Date("1985-03-02T08:00:00Z")),
+        occurrenceId(seriesId, new Date("1985-03-03T08:00:00Z")),
+      ]);
+      // Every reminder of the user went: no row left, the series' cursor included.
+      const [left] = await sql<{ count: number }[]>`
+        select count(*)::int as count from reminders where user_id = ${user}`;
+      assert.equal(left?.count, 0);
+      // Not one events row was written (same row versions), and the user's
+      // change log did not move: SyncEvents and WatchEvents see nothing.
+      assert.deepEqual(await eventRows(), rowsBefore);
+      assert.equal(await store.syncPosition(user), positionBefore);
+    });
+
     describe("query plans on a few thousand rows", () => {
       before(async () => {
         // 200 users with 30 daily events each; every other event has a
@@ -162,6 +228,7 @@ export function runPostgresStoreChecks(name: string, database: () => Promise<Sql
                  now(), now(), 1
           from generate_series(1, 200) u, generate_series(0, 29) d`;
         await sql`analyze events`;
+        await sql`analyze reminders`;
       });
 
       it("lists a window through the exclusion constraint's GiST index", async (t) => {
@@ -175,15 +242,15 @@ export function runPostgresStoreChecks(name: string, database: () => Promise<Sql
         assert.doesNotMatch(plan, /Seq Scan/);
       });
 
-      it("finds due reminders through the partial index", async (t) => {
-        // The scan the reminder dispatcher runs.
+      it("claims due reminders through the reminders index, never the events GiST index", async (t) => {
+        // The claim the reminder dispatcher runs.
         const plan = await explain(
           sql,
           dueRemindersQuery(sql, new Date("2027-01-25T00:00:00Z"), 100),
         );
-        t.diagnostic(`reminder scan plan:\n${plan}`);
-        assert.match(plan, /events_reminder_due/);
-        assert.doesNotMatch(plan, /Seq Scan/);
+        t.diagnostic(`reminder claim plan:\n${plan}`);
+        assert.match(plan, /Index Scan using reminders_due on reminders/);
+        assert.doesNotMatch(plan, /events_no_overlap|Seq Scan/);
       });
     });
   });
