@@ -3,7 +3,15 @@
 // - ListMonthEvents for a month holding 20 occurrences of 5 series (COUNT=4
 //   weekly each) against a month holding 20 single events (goal: >= 0.7);
 // - CreateEvent of an endless weekly series against a single event, each
-//   call a new user (so creates never overlap).
+//   call a new user (so creates never overlap);
+// - CreateEvent of an endless weekly series for a user who has series in the
+//   same DST zone (a weekly and a monthly one in Europe/Berlin, back to back
+//   with the new ones): the series-vs-series check at every date, on its
+//   wall-clock path (internal/domain/series_overlap.ts);
+// - the same near the check's bound: a weekly series in New York against a
+//   user's weekly one in Berlin (two DST zones: 412 years of both, about
+//   43,000 of the 50,000 periods the check may expand), one call at a time,
+//   against single creates one at a time.
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { CalendarService } from "../gen/calendar/v1/calendar_pb.js";
 import { PROTOCOLS } from "./api.js";
@@ -22,6 +30,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const USERS = 200;
 const DEC_1 = Date.UTC(2026, 11, 1); // a Tuesday
+const DEC_7 = Date.UTC(2026, 11, 7); // a Monday
 const CREATE = unaryMethod(CalendarService, "CreateEvent");
 const LIST_MONTH = unaryMethod(CalendarService, "ListMonthEvents");
 
@@ -32,6 +41,9 @@ export interface RecurringRow {
   listSingles: CellResult;
   createSeries: CellResult;
   createSingle: CellResult;
+  createSeriesVsSeries: CellResult;
+  createSingleSerial: CellResult;
+  createSeriesAtBound: CellResult;
 }
 
 export interface RecurringReport {
@@ -73,6 +85,30 @@ async function seed(call: UnaryCall): Promise<void> {
         );
       }
     }
+    // Series that the bench's series-vs-series creates are checked against.
+    const berlin = (rule: string, start: number, zone = "Europe/Berlin") => ({
+      event: {
+        title: "standing",
+        startTime: timestampFromMs(start),
+        duration: durationFromMs(HOUR / 6),
+        recurrence: [rule],
+        timeZone: zone,
+      },
+    });
+    // Mondays 09:20 and first Tuesdays 12:20 Berlin, ten minutes: right after
+    // the half-hour slots the bench fills.
+    await call(
+      CREATE,
+      berlin("RRULE:FREQ=WEEKLY;BYDAY=MO", DEC_7 + 8 * HOUR + HOUR / 3),
+      headers(`vs${u}`),
+    );
+    await call(
+      CREATE,
+      berlin("RRULE:FREQ=MONTHLY;BYDAY=1TU", DEC_1 + 11 * HOUR + HOUR / 3),
+      headers(`vs${u}`),
+    );
+    // Mondays 06:20 Berlin.
+    await call(CREATE, berlin("RRULE:FREQ=WEEKLY", DEC_7 + 5 * HOUR + HOUR / 3), headers(`wc${u}`));
     if ((u + 1) % 50 === 0) progress(`recurring: seeded ${u + 1}/${USERS} users`);
   }
 }
@@ -94,14 +130,27 @@ export async function runRecurringBench(
       await seed(first[1].lean(api.url));
       await db.sql`vacuum analyze events`;
       const rows: RecurringRow[] = [];
+      const createdFor: Record<string, number> = {};
       let cellNo = 0;
       for (const concurrency of options.concurrencies) {
         for (const [name, kinds] of protocols) {
           const call = kinds.lean(api.url);
-          const cell = async (label: string, fn: (seq: number) => Promise<unknown>) => {
-            const result = await runLoad(fn, { ...options, concurrency });
+          const cell = async (
+            label: string,
+            fn: (seq: number) => Promise<unknown>,
+            c = concurrency,
+            slow = false,
+          ) => {
+            // A slow cell gets time for a few calls after its caches are warm.
+            const times = slow
+              ? {
+                  warmupMs: Math.max(options.warmupMs, 3000),
+                  durationMs: Math.max(options.durationMs, 10_000),
+                }
+              : {};
+            const result = await runLoad(fn, { ...options, ...times, concurrency: c });
             progress(
-              `recurring ${label} ${name} c=${concurrency}: ${result.rps.toFixed(0)}/s p50 ${result.p50Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}`,
+              `recurring ${label} ${name} c=${c}: ${result.rps.toFixed(0)}/s p50 ${result.p50Ms.toFixed(2)} ms errors ${result.errors}${result.firstError ? ` (${result.firstError})` : ""}`,
             );
             return result;
           };
@@ -112,20 +161,50 @@ export async function runRecurringBench(
               { "x-user-id": `${prefix}${(seq * 7919) % USERS}` },
             );
           const cell_ = ++cellNo;
-          const create = (series: boolean) => (seq: number) =>
-            call(
-              CREATE,
-              {
-                event: {
-                  title: "bench",
-                  startTime: timestampFromMs(Date.UTC(2027, 0, 4, 9)),
-                  duration: durationFromMs(HOUR / 2),
-                  notifyBefore: durationFromMs(HOUR / 6),
-                  ...(series ? { recurrence: ["RRULE:FREQ=WEEKLY"], timeZone: "UTC" } : {}),
+          const create =
+            (series: boolean, tag = "") =>
+            (seq: number) =>
+              call(
+                CREATE,
+                {
+                  event: {
+                    title: "bench",
+                    startTime: timestampFromMs(Date.UTC(2027, 0, 4, 9)),
+                    duration: durationFromMs(HOUR / 2),
+                    notifyBefore: durationFromMs(HOUR / 6),
+                    ...(series ? { recurrence: ["RRULE:FREQ=WEEKLY"], timeZone: "UTC" } : {}),
+                  },
                 },
-              },
-              { "x-user-id": `c${cell_}_${series ? "s" : "e"}${seq}` },
-            );
+                { "x-user-id": `c${cell_}${tag}_${series ? "s" : "e"}${seq}` },
+              );
+          // Weekly, 20 minutes, each in its own half-hour slot of the week
+          // for its user across every cell (so the bench's creates never
+          // meet each other).
+          const slotted =
+            (prefix: string, zone: string, firstHour: number, hours: number) => () => {
+              const n = (createdFor[prefix] ?? 0) + 1;
+              createdFor[prefix] = n;
+              const slot = Math.floor(n / USERS);
+              const local =
+                DEC_7 +
+                (slot % 7) * DAY +
+                firstHour * HOUR +
+                ((Math.floor(slot / 7) % (2 * hours)) * HOUR) / 2;
+              const offset = zone === "Europe/Berlin" ? HOUR : -5 * HOUR;
+              return call(
+                CREATE,
+                {
+                  event: {
+                    title: "bench",
+                    startTime: timestampFromMs(local - offset),
+                    duration: durationFromMs(HOUR / 3),
+                    recurrence: ["RRULE:FREQ=WEEKLY"],
+                    timeZone: zone,
+                  },
+                },
+                { "x-user-id": `${prefix}${n % USERS}` },
+              );
+            };
           rows.push({
             protocol: name,
             concurrency,
@@ -133,6 +212,19 @@ export async function runRecurringBench(
             listSingles: await cell("ListMonthEvents 20 single events", list("ss")),
             createSeries: await cell("CreateEvent series", create(true)),
             createSingle: await cell("CreateEvent single", create(false)),
+            createSeriesVsSeries: await cell(
+              "CreateEvent series against 2 series in its zone",
+              slotted("vs", "Europe/Berlin", 0, 24),
+            ),
+            // One at a time: such a check holds the api's event loop for its
+            // whole length, so concurrent ones only queue behind each other.
+            createSingleSerial: await cell("CreateEvent single", create(false, "serial"), 1),
+            createSeriesAtBound: await cell(
+              "CreateEvent series at the check's bound",
+              slotted("wc", "America/New_York", 7, 12),
+              1,
+              true,
+            ),
           });
         }
       }
@@ -149,5 +241,7 @@ export function recurringRatios(row: RecurringRow) {
   return {
     list: ratio(row.listSeries.rps, row.listSingles.rps),
     create: ratio(row.createSeries.rps, row.createSingle.rps),
+    seriesVsSeries: ratio(row.createSeriesVsSeries.rps, row.createSingle.rps),
+    atBound: ratio(row.createSeriesAtBound.rps, row.createSingleSerial.rps),
   };
 }

@@ -432,6 +432,11 @@ function print(results: Results): void {
           "create series",
           "create single",
           "ratio",
+          "vs 2 series",
+          "ratio",
+          "single c=1",
+          "at bound c=1",
+          "ratio",
         ],
         results.recurring.rows.map((r) => [
           r.protocol,
@@ -443,6 +448,11 @@ function print(results: Results): void {
           `${fmt(r.createSeries.rps, 0)}/s`,
           `${fmt(r.createSingle.rps, 0)}/s`,
           fmt(recurringRatios(r).create, 2),
+          `${fmt(r.createSeriesVsSeries.rps, 1)}/s`,
+          fmt(recurringRatios(r).seriesVsSeries, 2),
+          `${fmt(r.createSingleSerial.rps, 1)}/s`,
+          `${fmt(r.createSeriesAtBound.rps, 1)}/s`,
+          fmt(recurringRatios(r).atBound, 3),
         ]),
       ),
     );

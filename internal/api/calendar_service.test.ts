@@ -208,6 +208,46 @@ describe("CalendarService", () => {
         assert.equal(changed.code, Code.AlreadyExists);
       });
 
+      it("refuses a series that meets another decades away, or that it cannot check, with FAILED_PRECONDITION", async () => {
+        const client = asNewUser();
+        const series = (start: string, rule: string, timeZone: string) =>
+          eventInput(start, HOUR, { recurrence: [rule], timeZone });
+        const { event: thursdays } = await client.createEvent({
+          event: series("2026-10-29T09:00:00Z", "RRULE:FREQ=MONTHLY;BYMONTHDAY=29;BYDAY=TH", "UTC"),
+        });
+        const clash = await codeOf(
+          client.createEvent({
+            event: series(
+              "2028-02-29T09:00:00Z",
+              "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+              "UTC",
+            ),
+          }),
+        );
+        assert.equal(clash.code, Code.FailedPrecondition);
+        assert.match(
+          clash.message,
+          new RegExp(`${thursdays?.id}_20520229T090000Z \\(the occurrence starting 2052-02-29`),
+        );
+        // Another user: a daily series is itself uncheckable against the monthly one above.
+        const other = asNewUser();
+        const { event: berlin } = await other.createEvent({
+          event: series("2026-12-07T05:00:00Z", "RRULE:FREQ=DAILY", "Europe/Berlin"),
+        });
+        const uncheckable = await codeOf(
+          other.createEvent({
+            event: series("2026-12-07T14:00:00Z", "RRULE:FREQ=DAILY", "America/New_York"),
+          }),
+        );
+        assert.equal(uncheckable.code, Code.FailedPrecondition);
+        assert.match(
+          uncheckable.message,
+          new RegExp(
+            `cannot compare this series with series ${berlin?.id} at every date: .*COUNT or UNTIL`,
+          ),
+        );
+      });
+
       it("serves a weekly series: occurrences in lists, one moved, one cancelled, this and following", async () => {
         const client = asNewUser();
         const { event: series } = await client.createEvent({

@@ -18,6 +18,11 @@ export function connectErrorFrom(error: DomainError): ConnectError {
         }; a user's events may not overlap (intervals are [start, start+duration))`,
         Code.FailedPrecondition,
       );
+    case "busy_uncheckable":
+      return new ConnectError(
+        `the busy-time check cannot compare this series with series ${error.conflictingId} at every date: ${error.reason}`,
+        Code.FailedPrecondition,
+      );
     case "version_mismatch":
       return new ConnectError(
         `expected_version is ${error.expected} but the stored version is ${error.actual}; read the event again and retry`,

@@ -3,16 +3,16 @@
 // this with the user's relevant events, read under their per-user write
 // lock, so check and write stay one atomic step.
 //
-// Single events against series are checked exactly, however far in the
-// future: each single event is a bounded interval, and the series is expanded
-// around it. Two series are compared occurrence by occurrence up to
-// SERIES_CHECK_HORIZON_MS after the later one starts (or to the end of the
-// shorter one): an endless series cannot be expanded forever.
-import type { Overlap } from "./errors.js";
+// Everything is checked exactly, however far in the future: each single
+// event is a bounded interval, and a series is expanded around it; two series
+// are compared over a bounded window that decides every date
+// (series_overlap.ts), or refused as uncheckable when that window would cost
+// too much.
+import type { BusyConflict } from "./errors.js";
 import { type Recurrence, Schedule } from "./recurrence.js";
+import { compareSeries } from "./series_overlap.js";
 
 const DAY_MS = 86_400_000;
-export const SERIES_CHECK_HORIZON_MS = 2 * 366 * DAY_MS;
 // A series is expanded in one sweep over this much time; single events
 // further out are checked one by one.
 const SWEEP_SPAN_MS = 366 * DAY_MS;
@@ -50,7 +50,8 @@ export function findBusyConflict(
   candidate: BusyCandidate,
   singles: readonly BusyInterval[],
   series: readonly BusySeries[],
-): Overlap | undefined {
+): BusyConflict | undefined {
+  let uncheckable: BusyConflict | undefined;
   const conflicts: { id: string; start: Date; occurrence: boolean }[] = [];
   if (candidate.kind === "single") {
     for (const single of singles) {
@@ -87,13 +88,23 @@ export function findBusyConflict(
       }
     }
     for (const other of series) {
-      const hit = firstSharedInstant(candidate, other);
-      if (hit) conflicts.push({ id: other.occurrenceId(hit), start: hit, occurrence: true });
+      const compared = compareSeries(candidate, other);
+      if (compared.kind === "clash") {
+        const hit = compared.start;
+        conflicts.push({ id: other.occurrenceId(hit), start: hit, occurrence: true });
+      } else if (compared.kind === "uncheckable" && !uncheckable) {
+        uncheckable = {
+          kind: "busy_uncheckable",
+          conflictingId: other.id,
+          reason: compared.reason,
+        };
+      }
     }
   }
   conflicts.sort((a, b) => a.start.getTime() - b.start.getTime() || (a.id < b.id ? -1 : 1));
   const first = conflicts[0];
-  if (!first) return undefined;
+  // A certain overlap is the more useful answer; else refuse what cannot be checked.
+  if (!first) return uncheckable;
   return first.occurrence
     ? { kind: "overlap", conflictingId: first.id, conflictingStart: first.start }
     : { kind: "overlap", conflictingId: first.id };
@@ -104,27 +115,4 @@ function occurrencesIn(series: BusySeries, from: Date, to: Date): Date[] {
   return Schedule.of(series.start, series.recurrence)
     .startsBetween(new Date(from.getTime() - series.durationMs + 1), to)
     .filter((start) => !series.overridden.has(start.getTime()));
-}
-
-/** The original start of the first occurrence of `other` that `candidate`'s occurrences overlap. */
-function firstSharedInstant(
-  candidate: Extract<BusyCandidate, { kind: "series" }>,
-  other: BusySeries,
-): Date | undefined {
-  const from = new Date(Math.max(candidate.start.getTime(), other.start.getTime()));
-  const to = new Date(from.getTime() + SERIES_CHECK_HORIZON_MS);
-  const mine = Schedule.of(candidate.start, candidate.recurrence)
-    .startsBetween(new Date(from.getTime() - candidate.durationMs + 1), to)
-    .filter((start) => !candidate.overridden.has(start.getTime()));
-  const theirs = occurrencesIn(other, from, to);
-  let i = 0;
-  let j = 0;
-  while (i < mine.length && j < theirs.length) {
-    const a = (mine[i] as Date).getTime();
-    const b = (theirs[j] as Date).getTime();
-    if (a < b + other.durationMs && b < a + candidate.durationMs) return theirs[j];
-    if (a + candidate.durationMs <= b + other.durationMs) i++;
-    else j++;
-  }
-  return undefined;
 }

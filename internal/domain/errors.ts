@@ -22,6 +22,22 @@ export interface Overlap {
   conflictingStart?: Date;
 }
 
+/**
+ * A series that the busy check cannot compare exactly with another of the
+ * user's series within its bounded cost (internal/domain/series_overlap.ts):
+ * refused rather than accepted with a possible overlap.
+ */
+export interface BusyUncheckable {
+  kind: "busy_uncheckable";
+  /** The series it cannot be compared with. */
+  conflictingId: string;
+  /** Why, and what the caller can change. */
+  reason: string;
+}
+
+/** What the busy check refuses a write with. */
+export type BusyConflict = Overlap | BusyUncheckable;
+
 /** An update named an expected version that is not the stored one. */
 export interface VersionMismatch {
   kind: "version_mismatch";
@@ -45,6 +61,7 @@ export type DomainError =
   | InvalidArgument
   | NotFound
   | Overlap
+  | BusyUncheckable
   | VersionMismatch
   | AlreadyExists
   | TooManyEvents;

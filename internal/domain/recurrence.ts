@@ -369,9 +369,25 @@ function buildRule(
 // periods (2 s).
 const FIRST_OCCURRENCE_SEARCH = 2000;
 
+/**
+ * What the busy check reasons about a rule without expanding it (see
+ * series_overlap.ts): its FREQ, INTERVAL and parts, and its dated lines.
+ */
+export interface RuleShape {
+  freq: "DAILY" | "WEEKLY" | "MONTHLY" | "YEARLY";
+  interval: number;
+  /** The RRULE's parts, FREQ and INTERVAL included. */
+  parts: ReadonlyMap<string, string>;
+  /** True when RDATE lines add occurrences the RRULE does not generate. */
+  hasRDates: boolean;
+  /** The latest RDATE or EXDATE (epoch ms), if any: the rule is irregular up to it. */
+  lastDatedLine: number | undefined;
+}
+
 /** An expanded series: its occurrence starts, on demand. */
 export class Schedule {
   readonly #rule: RRuleTemporal;
+  readonly shape: RuleShape;
   /** How the series ends: by COUNT, by UNTIL (epoch ms, RDATEs included), or never. */
   readonly #end: { kind: "count" } | { kind: "until"; bound: number } | { kind: "never" };
   readonly start: Date;
@@ -384,6 +400,14 @@ export class Schedule {
   ) {
     this.#rule = rule;
     this.start = start;
+    const dated = [...parsed.exDates, ...parsed.rDates].map((date) => date.epochMilliseconds);
+    this.shape = {
+      freq: (parsed.parts.get("FREQ") ?? "DAILY") as RuleShape["freq"],
+      interval: Number(parsed.parts.get("INTERVAL") ?? "1"),
+      parts: parsed.parts,
+      hasRDates: parsed.rDates.length > 0,
+      lastDatedLine: dated.length > 0 ? Math.max(...dated) : undefined,
+    };
     const until = parsed.parts.get("UNTIL");
     if (parsed.parts.has("COUNT")) this.#end = { kind: "count" };
     else if (until !== undefined) {
@@ -416,6 +440,31 @@ export class Schedule {
       if (oldest !== undefined) scheduleCache.delete(oldest);
     }
     return schedule;
+  }
+
+  /**
+   * The same RRULE on the wall clock: DTSTART's local date and time read as
+   * if in UTC, without COUNT, UNTIL, EXDATE or RDATE. Its starts are the
+   * local date-times the rule generates (as epoch ms of that wall time); the
+   * real series has a subset of them (bounds and exclusions only remove,
+   * and a local time a DST gap skips is skipped), each at its zone's offset.
+   */
+  static wallClock(start: Date, recurrence: Recurrence): Schedule {
+    const wall = Temporal.Instant.fromEpochMilliseconds(start.getTime())
+      .toZonedDateTimeISO(recurrence.timeZone)
+      .toPlainDateTime()
+      .toZonedDateTime("UTC");
+    const lines = recurrence.lines
+      .filter((line) => line.toUpperCase().startsWith("RRULE:"))
+      .map(
+        (line) =>
+          `RRULE:${line
+            .slice(6)
+            .split(";")
+            .filter((part) => !/^(COUNT|UNTIL)=/i.test(part))
+            .join(";")}`,
+      );
+    return Schedule.of(new Date(wall.epochMilliseconds), { lines, timeZone: "UTC" });
   }
 
   /** Occurrence starts s with from <= s < to, in order. */
@@ -452,10 +501,13 @@ export class Schedule {
   last(): Date | undefined {
     if (this.#end.kind === "never") return undefined;
     if (this.#end.kind === "until") return new Date(this.#end.bound);
-    const all = this.#rule.all();
-    const last = all[all.length - 1];
-    return last ? new Date(last.epochMilliseconds) : undefined;
+    if (this.#lastOfCount === undefined) {
+      const all = this.#rule.all();
+      this.#lastOfCount = all[all.length - 1]?.epochMilliseconds ?? null;
+    }
+    return this.#lastOfCount === null ? undefined : new Date(this.#lastOfCount);
   }
+  #lastOfCount: number | null | undefined;
 
   /** How many occurrences start before `before`. */
   countBefore(before: Date): number {

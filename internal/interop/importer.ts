@@ -219,12 +219,15 @@ function rejectedFor(reason: string): Stored {
 function rejected(
   error:
     | { kind: "overlap"; conflictingId: string }
+    | { kind: "busy_uncheckable"; conflictingId: string; reason: string }
     | { kind: "already_exists" | "not_found"; id: string }
     | { kind: "version_mismatch" },
 ): Stored {
   return rejectedFor(
     error.kind === "overlap"
       ? `overlaps event ${error.conflictingId}; a user's events may not overlap`
-      : "the event changed while it was being imported; import the file again",
+      : error.kind === "busy_uncheckable"
+        ? `cannot be checked against series ${error.conflictingId} at every date: ${error.reason}`
+        : "the event changed while it was being imported; import the file again",
   );
 }

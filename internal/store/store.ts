@@ -1,6 +1,6 @@
 // The storage port of the calendar. Every implementation (memory, Postgres)
 // passes the one contract suite in ./testing/contract.ts.
-import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../domain/errors.js";
+import type { AlreadyExists, BusyConflict, NotFound, VersionMismatch } from "../domain/errors.js";
 import type { CalendarEvent, EventFields, TimeWindow } from "../domain/event.js";
 import type { Result } from "../domain/result.js";
 import type { FeedRowStore } from "./feed_rows.js";
@@ -17,7 +17,7 @@ export interface EventStore extends SyncStore, FeedRowStore {
     userId: string,
     id: string,
     fields: EventFields,
-  ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>>;
+  ): Promise<Result<CalendarEvent, AlreadyExists | BusyConflict>>;
 
   getEvent(userId: string, id: string): Promise<Result<CalendarEvent, NotFound>>;
 
@@ -40,7 +40,7 @@ export interface EventStore extends SyncStore, FeedRowStore {
     fields: EventFields,
     expectedVersion: number | undefined,
     scope?: UpdateScope,
-  ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>>;
+  ): Promise<Result<CalendarEvent, NotFound | BusyConflict | VersionMismatch>>;
 
   /** On an occurrence's id, cancels that occurrence; on a series' id, deletes the series. */
   deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>>;

@@ -25,10 +25,15 @@
 //      as in 1. (Not a server restart: the server is shared with other work
 //      on this machine; pg_terminate_backend is what a restart does to each
 //      client.)
-// Then everything due must arrive (bounded wait), and per reminder we count:
-// due (the create was acknowledged, or the event exists), delivered (distinct
-// receipts), lost (due, never delivered) and duplicated (receipts beyond the
-// first). Pass: lost = 0; duplicates are reported, not failed. Every process
+// Every SERIES_EVERY-th reminder of the steady flow is a series instead:
+// SERIES_OCCURRENCES occurrences a second apart (RDATEs; no RRULE repeats
+// faster than daily), each with its own reminder, so a dispatch claims a
+// series row with several occurrences due and moves its cursor on.
+// Then everything due must arrive (bounded wait), and per reminder (an
+// event's, or an occurrence's, by its occurrence id) we count: due (the
+// create was acknowledged, or the event or series exists), delivered
+// (distinct receipts), lost (due, never delivered) and duplicated (receipts
+// beyond the first). Pass: lost = 0; duplicates are reported, not failed. Every process
 // that was not killed is the same process afterwards, and the flow after the
 // fault was delivered by the processes now running: no manual restart.
 //
@@ -43,6 +48,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import postgres, { type Sql } from "postgres";
+import { basicUtc, occurrenceId } from "../../internal/domain/recurrence.js";
 import { TcpProxy } from "../../internal/store/postgres/testing/tcp_proxy.js";
 import {
   type CalendarClient,
@@ -65,6 +71,11 @@ const FAULT_SECONDS = wholeNumberFromEnv("RELIABILITY_FAULT_SECONDS", 20, 1);
 const RATE = wholeNumberFromEnv("RELIABILITY_FAULT_RATE", 25, 1);
 /** Each reminder of the flow is created this long before it falls due. */
 const LEAD_MS = 2000;
+/** Every this many reminders of the steady flow, a series takes the place of an event. */
+const SERIES_EVERY = 8;
+/** Occurrences of each such series, their reminders this far apart. */
+const SERIES_OCCURRENCES = 4;
+const OCCURRENCE_GAP_MS = 1000;
 /** Reminders due at one instant, so that a dispatch batch or the sender's prefetch is full. */
 const BURST = 400;
 /** After the last reminder fell due, how long everything may take to arrive. */
@@ -154,7 +165,12 @@ async function query<T>(run: () => Promise<T>): Promise<T> {
 // The flow
 
 interface Planned {
+  /** What the notification names: the event's id, or the occurrence's (series id and start). */
   eventId: string;
+  /** The events row whose existence makes the reminder due: the event, or the occurrence's series. */
+  rowId: string;
+  /** Set for an occurrence. */
+  seriesId?: string;
   userId: string;
   dueAt: number;
   burst: boolean;
@@ -188,32 +204,56 @@ class Flow {
   }
 
   /**
-   * Starts creating one reminder due at `dueAt`. Each user's events sit in
-   * distinct hour slots, hours ahead: they never overlap, and the reminder is
-   * never skipped as "event already started".
+   * Starts creating one reminder due at `dueAt`, or with `occurrences` > 1 a
+   * series whose occurrences' reminders fall due OCCURRENCE_GAP_MS apart
+   * from `dueAt` on. Each user's events sit in distinct hour slots, hours
+   * ahead: they never overlap, and the reminder is never skipped as "event
+   * already started".
    */
-  add(dueAt: number, burst = false): Promise<void> {
+  add(dueAt: number, burst = false, occurrences = 1): Promise<void> {
     const n = this.#count++;
     dueAt = Math.round(dueAt); // durations travel in whole milliseconds
     const userId = `f-${this.hs.runId}-${this.label}-${n % this.users}`;
     const startMs = this.#slotsBase + Math.floor(n / this.users) * HOUR;
-    const planned: Planned = { eventId: randomUUID(), userId, dueAt, burst, acked: false };
-    this.reminders.push(planned);
+    const rowId = randomUUID();
+    const starts = Array.from({ length: occurrences }, (_, k) => startMs + k * OCCURRENCE_GAP_MS);
+    const planned: Planned[] =
+      occurrences === 1
+        ? [{ eventId: rowId, rowId, userId, dueAt, burst, acked: false }]
+        : starts.map((start, k) => ({
+            eventId: occurrenceId(rowId, new Date(start)),
+            rowId,
+            seriesId: rowId,
+            userId,
+            dueAt: dueAt + k * OCCURRENCE_GAP_MS,
+            burst,
+            acked: false,
+          }));
+    this.reminders.push(...planned);
     let client = this.#clients.get(userId);
     if (!client) {
       client = calendarClient(this.hs.apiUrl, userId);
       this.#clients.set(userId, client);
     }
-    const request = {
-      event: eventMessage({
-        id: planned.eventId,
-        startMs,
-        durationMs: HOUR / 2,
-        notifyBeforeMs: startMs - dueAt,
-        title: `${this.label} #${n}`,
-      }),
-    };
-    const done = this.#create(client, request, planned).finally(() => this.#pending.delete(done));
+    const event = eventMessage({
+      id: rowId,
+      startMs,
+      durationMs: occurrences === 1 ? HOUR / 2 : OCCURRENCE_GAP_MS / 2,
+      notifyBeforeMs: startMs - dueAt,
+      title: `${this.label} #${n}`,
+    });
+    if (occurrences > 1) {
+      // The rule's one occurrence, then the others as RDATEs (UTC form).
+      event.recurrence = [
+        `RRULE:FREQ=DAILY;UNTIL=${basicUtc(new Date(startMs))}`,
+        `RDATE:${starts
+          .slice(1)
+          .map((start) => basicUtc(new Date(start)))
+          .join(",")}`,
+      ];
+      event.timeZone = "UTC";
+    }
+    const done = this.#create(client, { event }, planned).finally(() => this.#pending.delete(done));
     this.#pending.add(done);
     return done;
   }
@@ -221,14 +261,14 @@ class Flow {
   async #create(
     client: CalendarClient,
     request: Parameters<CalendarClient["createEvent"]>[0],
-    planned: Planned,
+    planned: readonly Planned[],
   ): Promise<void> {
     const giveUpAt = Date.now() + 30_000;
     let otherFailures = 0;
     for (;;) {
       try {
         await client.createEvent(request, { timeoutMs: HANG_MS });
-        planned.acked = true;
+        for (const reminder of planned) reminder.acked = true;
         return;
       } catch (error) {
         const e = ConnectError.from(error);
@@ -270,6 +310,7 @@ class Flow {
   /** The next due time the steady flow would use, and whether its loop runs. */
   #nextDue = 0;
   #loops: Promise<void>[] = [];
+  #steadyCount = 0;
   #looping = false;
 
   /**
@@ -284,10 +325,15 @@ class Flow {
     this.#loops.push(
       (async () => {
         const gapMs = 1000 / RATE;
+        const [first, last] = [0, (SERIES_OCCURRENCES - 1) * OCCURRENCE_GAP_MS];
         while (this.#nextDue < this.#until && !this.#stopped) {
           await sleepUntil(this.#nextDue - LEAD_MS);
           const [quietFrom, quietTo] = this.#quiet;
-          if (this.#nextDue < quietFrom || this.#nextDue >= quietTo) void this.add(this.#nextDue);
+          const quiet = (offset: number) =>
+            this.#nextDue + offset >= quietFrom && this.#nextDue + offset < quietTo;
+          // A series' later reminders must keep out of the quiet too.
+          const series = ++this.#steadyCount % SERIES_EVERY === 0 && !quiet(last) && !quiet(first);
+          if (!quiet(first)) void this.add(this.#nextDue, false, series ? SERIES_OCCURRENCES : 1);
           this.#nextDue += gapMs;
         }
         this.#looping = false;
@@ -350,7 +396,7 @@ function receiptCounts(hs: Harness, reminders: readonly Planned[]): Map<string, 
  */
 async function settle(hs: Harness, flow: Flow): Promise<Outcome> {
   await flow.settled();
-  const ids = flow.reminders.map((r) => r.eventId);
+  const ids = [...new Set(flow.reminders.map((r) => r.rowId))];
   const stored = new Set(
     (
       await query(
@@ -361,8 +407,8 @@ async function settle(hs: Harness, flow: Flow): Promise<Outcome> {
       )
     ).map((row) => row.id),
   );
-  const due = flow.reminders.filter((r) => r.acked || stored.has(r.eventId));
-  const lostWrites = flow.reminders.filter((r) => r.acked && !stored.has(r.eventId));
+  const due = flow.reminders.filter((r) => r.acked || stored.has(r.rowId));
+  const lostWrites = flow.reminders.filter((r) => r.acked && !stored.has(r.rowId));
   const lastDue = Math.max(...due.map((r) => r.dueAt));
   const deadline = Math.max(lastDue, Date.now()) + DRAIN_MS;
   let nextProgress = Date.now() + 3000;
@@ -394,6 +440,9 @@ function record(name: string, flow: Flow, outcome: Outcome, notes: string[]): vo
   const note = [
     ...notes,
     `${flow.reminders.length} created (${flow.unavailable} UNAVAILABLE retried)`,
+    `${outcome.due.filter((r) => r.seriesId).length} of the due are occurrences of ${
+      new Set(outcome.due.flatMap((r) => (r.seriesId ? [r.seriesId] : []))).size
+    } series`,
     ...(outcome.lostWrites.length > 0
       ? [`${outcome.lostWrites.length} acked creates missing`]
       : []),
@@ -411,6 +460,10 @@ function record(name: string, flow: Flow, outcome: Outcome, notes: string[]): vo
   console.log(
     `# ${name}: due ${outcome.due.length}, delivered ${outcome.delivered}, lost ${lost}, ` +
       `duplicated ${outcome.duplicated} (${note})`,
+  );
+  assert.ok(
+    outcome.due.some((r) => r.seriesId),
+    "the flow held no occurrences of series: their reminders went uncounted",
   );
   assert.deepEqual(
     outcome.lostWrites.map((r) => r.eventId),

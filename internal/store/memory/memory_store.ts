@@ -8,7 +8,12 @@ import {
   type BusySeries,
   findBusyConflict,
 } from "../../domain/busy.js";
-import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../../domain/errors.js";
+import type {
+  AlreadyExists,
+  BusyConflict,
+  NotFound,
+  VersionMismatch,
+} from "../../domain/errors.js";
 import {
   type CalendarEvent,
   type EventFields,
@@ -88,7 +93,7 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
     userId: string,
     id: string,
     fields: EventFields,
-  ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> {
+  ): Promise<Result<CalendarEvent, AlreadyExists | BusyConflict>> {
     const events = this.#userEvents(userId);
     const existing = events.get(id);
     if (existing) {
@@ -125,7 +130,7 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
     fields: EventFields,
     expectedVersion: number | undefined,
     scope: UpdateScope = "this",
-  ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
+  ): Promise<Result<CalendarEvent, NotFound | BusyConflict | VersionMismatch>> {
     const events = this.#userEvents(userId);
     const found = findEvent(events, id);
     if (!found) return err({ kind: "not_found", id });
@@ -234,7 +239,7 @@ export class MemoryEventStore implements EventStore, ReminderStore, SyncStore, T
     series: StoredEvent,
     fields: EventFields,
     now: Date,
-  ): Result<CalendarEvent, Overlap> {
+  ): Result<CalendarEvent, BusyConflict> {
     // Exceptions survive only where the new rule still has their occurrence.
     const exceptions = exceptionsOf(events, series.id);
     const schedule = isSeries(fields) ? Schedule.of(fields.start, recurrenceOf(fields)) : undefined;
@@ -662,7 +667,7 @@ function findConflict(
   fields: EventFields,
   skip: ReadonlySet<string>,
   self?: { seriesId: string; originalStart: Date },
-): Overlap | undefined {
+): BusyConflict | undefined {
   const busy = busyOf(events, skip, self);
   return findBusyConflict(candidateOf(fields, new Set()), busy.singles, busy.series);
 }

@@ -14,7 +14,12 @@
 // checks and names the conflict, as it always did.
 import { randomUUID } from "node:crypto";
 import type { Sql } from "postgres";
-import type { AlreadyExists, NotFound, Overlap, VersionMismatch } from "../../domain/errors.js";
+import type {
+  AlreadyExists,
+  BusyConflict,
+  NotFound,
+  VersionMismatch,
+} from "../../domain/errors.js";
 import {
   type CalendarEvent,
   type EventFields,
@@ -156,8 +161,8 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     userId: string,
     id: string,
     fields: EventFields,
-  ): Promise<Result<CalendarEvent, AlreadyExists | Overlap>> {
-    type Created = Result<CalendarEvent, AlreadyExists | Overlap>;
+  ): Promise<Result<CalendarEvent, AlreadyExists | BusyConflict>> {
+    type Created = Result<CalendarEvent, AlreadyExists | BusyConflict>;
     return this.#call("create event", async (deadline) => {
       if (!isSeries(fields)) {
         const created = await this.#createSingleFast(deadline, userId, id, fields);
@@ -253,8 +258,8 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     fields: EventFields,
     expectedVersion: number | undefined,
     scope: UpdateScope = "this",
-  ): Promise<Result<CalendarEvent, NotFound | Overlap | VersionMismatch>> {
-    type Outcome = Result<CalendarEvent, NotFound | Overlap | VersionMismatch>;
+  ): Promise<Result<CalendarEvent, NotFound | BusyConflict | VersionMismatch>> {
+    type Outcome = Result<CalendarEvent, NotFound | BusyConflict | VersionMismatch>;
     return this.#call("update event", async (deadline) => {
       if (!isSeries(fields) && !parseOccurrenceId(id)) {
         const updated = await this.#updateSingleFast(deadline, userId, id, fields, expectedVersion);
@@ -331,7 +336,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     fields: EventFields,
     scope: UpdateScope,
     now: Date,
-  ): Promise<Result<CalendarEvent, Overlap>> {
+  ): Promise<Result<CalendarEvent, BusyConflict>> {
     const series = found.series as CalendarEvent;
     const originalStart = found.originalStart as Date;
     const schedule = Schedule.of(series.start, recurrenceOf(series));
@@ -457,7 +462,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     series: CalendarEvent,
     fields: EventFields,
     now: Date,
-  ): Promise<Result<CalendarEvent, Overlap>> {
+  ): Promise<Result<CalendarEvent, BusyConflict>> {
     limit();
     const exceptions = (
       await tx<(EventRow & { cancelled: boolean })[]>`

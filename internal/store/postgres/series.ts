@@ -8,7 +8,7 @@ import {
   type BusySeries,
   findBusyConflict,
 } from "../../domain/busy.js";
-import type { Overlap } from "../../domain/errors.js";
+import type { BusyConflict } from "../../domain/errors.js";
 import {
   type CalendarEvent,
   type EventFields,
@@ -232,7 +232,7 @@ export async function busyConflict(
     /** Called before each statement (the call deadline's limit). */
     limit?: () => void;
   } = {},
-): Promise<Overlap | undefined> {
+): Promise<BusyConflict | undefined> {
   const limit = options.limit ?? (() => {});
   const skipIds = options.skipIds ?? [];
   const candidate: BusyCandidate = isSeries(fields)

@@ -51,6 +51,13 @@ function single(start: string, durationMs = HOUR, extra: Partial<EventFields> = 
   };
 }
 
+/** The overlap error naming the occurrence of series `seriesId` that starts at `start`. */
+const clashWith = (seriesId: string, start: string) => ({
+  kind: "overlap",
+  conflictingId: occurrenceId(seriesId, new Date(start)),
+  conflictingStart: new Date(start),
+});
+
 const month = (first: string, last: string) => ({ start: new Date(first), end: new Date(last) });
 const starts = (events: CalendarEvent[]) => events.map((e) => e.start.toISOString());
 
@@ -362,6 +369,98 @@ export function runSeriesContract(
             randomUUID(),
             weekly("2026-06-02T07:00:00Z", { recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=TU"] }),
           ),
+        );
+      });
+
+      it("refuses a series whose first clash with another series is decades away, naming that occurrence", async () => {
+        const user = newUser();
+        // Every 29th that is a Thursday, 09:00 UTC; then every Feb 29 at 09:00:
+        // Feb 29 is a Thursday first in 2052.
+        const thursdays = weekly("2026-10-29T09:00:00Z", {
+          recurrence: ["RRULE:FREQ=MONTHLY;BYMONTHDAY=29;BYDAY=TH"],
+          timeZone: "UTC",
+        });
+        const { id } = value(await store.createEvent(user, randomUUID(), thursdays));
+        const leapDays = weekly("2028-02-29T09:00:00Z", {
+          recurrence: ["RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29"],
+          timeZone: "UTC",
+        });
+        assert.deepEqual(
+          failure(await store.createEvent(user, randomUUID(), leapDays)),
+          clashWith(id, "2052-02-29T09:00:00Z"),
+        );
+        // An hour later they never meet.
+        value(
+          await store.createEvent(user, randomUUID(), {
+            ...leapDays,
+            start: new Date("2028-02-29T10:00:00Z"),
+          }),
+        );
+      });
+
+      it("refuses weekly series of INTERVAL=50 and 53 that meet 33 years on, and moves to accept", async () => {
+        const user = newUser();
+        const every50 = weekly("2026-12-07T09:00:00Z", {
+          recurrence: ["RRULE:FREQ=WEEKLY;INTERVAL=50"],
+          timeZone: "UTC",
+        });
+        const { id } = value(await store.createEvent(user, randomUUID(), every50));
+        const every53 = weekly("2026-12-14T09:00:00Z", {
+          recurrence: ["RRULE:FREQ=WEEKLY;INTERVAL=53"],
+          timeZone: "UTC",
+        });
+        const other = value(
+          await store.createEvent(user, randomUUID(), {
+            ...every53,
+            start: new Date("2026-12-14T10:00:00Z"),
+          }),
+        );
+        // Moving the second series onto 09:00 meets the first in 2060.
+        assert.deepEqual(
+          failure(await store.updateEvent(user, other.id, every53, undefined)),
+          clashWith(id, "2060-06-21T09:00:00Z"),
+        );
+      });
+
+      it("accepts back-to-back series in a DST zone and refuses the clash a DST change makes", async () => {
+        const user = newUser();
+        // Sundays 01:30-03:00 Berlin; 03:00-04:00 fits on the wall clock, but on
+        // the last Sunday of March 01:30 CET + 90 minutes is 04:00 CEST.
+        const early = weekly("2026-12-06T00:30:00Z", {
+          recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=SU"],
+          durationMs: 90 * MINUTE,
+        });
+        const { id } = value(await store.createEvent(user, randomUUID(), early));
+        const late = weekly("2026-12-06T02:00:00Z", { recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=SU"] });
+        assert.deepEqual(
+          failure(await store.createEvent(user, randomUUID(), late)),
+          clashWith(id, "2027-03-28T00:30:00Z"),
+        );
+        value(
+          await store.createEvent(user, randomUUID(), {
+            ...late,
+            start: new Date("2026-12-06T03:00:00Z"),
+          }),
+        );
+      });
+
+      it("refuses a series it cannot compare exactly with another within its bounds", async () => {
+        const user = newUser();
+        const berlinDaily = weekly("2026-12-07T05:00:00Z", { recurrence: ["RRULE:FREQ=DAILY"] });
+        const { id } = value(await store.createEvent(user, randomUUID(), berlinDaily));
+        const newYork = weekly("2026-12-07T09:00:00Z", {
+          recurrence: ["RRULE:FREQ=DAILY"],
+          timeZone: "America/New_York",
+        });
+        const error = failure(await store.createEvent(user, randomUUID(), newYork));
+        assert.equal(error.kind, "busy_uncheckable");
+        assert.equal(error.kind === "busy_uncheckable" && error.conflictingId, id);
+        // Bounded, it is checked (and fits).
+        value(
+          await store.createEvent(user, randomUUID(), {
+            ...newYork,
+            recurrence: ["RRULE:FREQ=DAILY;COUNT=100"],
+          }),
         );
       });
 
