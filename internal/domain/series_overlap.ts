@@ -50,6 +50,7 @@
 // over 400 years, is within it; a DAILY one in either zone, 146,097 days,
 // is not). docs/RECURRENCE.md gives the measured worst case.
 import { Temporal } from "temporal-polyfill";
+import { BoundedCache } from "./bounded_cache.js";
 import { type Recurrence, type RuleShape, Schedule } from "./recurrence.js";
 
 const DAY_MS = 86_400_000;
@@ -250,7 +251,8 @@ function lcm(x: bigint, y: bigint): bigint {
   return (x / gcd(x, y)) * y;
 }
 
-const fixedOffsetCache = new Map<string, boolean>();
+// Keyed by zone and month: bounded, as clients choose both.
+const fixedOffsetCache = new BoundedCache<string, boolean>(10_000);
 
 /** True when `zone` has no offset change after `at` (UTC, Asia/Tokyo, a zone that dropped DST). */
 export function offsetFixedAfter(zone: string, at: number): boolean {
@@ -292,7 +294,8 @@ function transitionsBetween(zone: string, from: number, to: number): Transition[
 // One 400-year block of a zone's transitions from ZONE_RULES_SETTLED; every
 // later block is this one shifted (fact 2). About 0.35 s to build for a DST
 // zone (800 look-ups), once per zone and process.
-const cycleCache = new Map<string, Transition[]>();
+// Bounded by transitions held (about 800 per DST zone): 64 zones at most.
+const cycleCache = new BoundedCache<string, Transition[]>(51_200, (cycle) => cycle.length);
 
 function settledCycle(zone: string): Transition[] {
   let cycle = cycleCache.get(zone);
@@ -328,7 +331,12 @@ function eachTransition(
 // One period of a series' wall-clock starts, by series: a write compares
 // against the same standing series again and again (a monthly one holds
 // 4,800 starts per 400 years; about 60 ms to expand, then free).
-const wallCache = new Map<string, { origin: number; period: number; starts: number[] }>();
+// Bounded by starts held (8 bytes each): at most 4 MB, whatever rules
+// clients send (one calendar-bound DAILY rule holds 146,097 starts).
+const wallCache = new BoundedCache<string, { origin: number; period: number; starts: number[] }>(
+  500_000,
+  (entry) => entry.starts.length,
+);
 
 /**
  * The series' wall-clock starts in [from, to), from one expanded period
@@ -349,7 +357,6 @@ function wallPattern(side: SeriesSide, shape: RuleShape): (from: number, to: num
     }
     entry = { origin, period, starts };
     wallCache.set(key, entry);
-    if (wallCache.size > 200) wallCache.delete(wallCache.keys().next().value as string);
   }
   const { origin, period, starts } = entry;
   return (from, to) => {
