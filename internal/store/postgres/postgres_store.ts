@@ -73,6 +73,7 @@ import {
   locateFrom,
   locateQuery,
   occurrencesIn,
+  type RowMeta,
   recurrenceOf,
   type SeriesRow,
   seriesNotifyCursor,
@@ -297,12 +298,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
               userId,
               stored.id,
               fields,
-              {
-                version: stored.version + 1,
-                createdAt: stored.createdAt,
-                updatedAt: now,
-                notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
-              },
+              rewriteMeta(stored, fields, now),
               limit,
             );
             return ok(toEvent(row));
@@ -379,21 +375,8 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
       });
       if (conflict) return err(conflict);
       limit();
-      limit();
       await tx`delete from events where user_id = ${userId} and id = any(${droppedIds}::uuid[])`;
-      await writeRow(
-        tx,
-        userId,
-        series.id,
-        truncated,
-        {
-          version: series.version + 1,
-          createdAt: series.createdAt,
-          updatedAt: now,
-          notifyAt: notifyAtOf(truncated, minDate(now, truncated.start)),
-        },
-        limit,
-      );
+      await writeRow(tx, userId, series.id, truncated, rewriteMeta(series, truncated, now), limit);
       const row = await writeRow(
         tx,
         userId,
@@ -488,12 +471,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
       userId,
       series.id,
       fields,
-      {
-        version: series.version + 1,
-        createdAt: series.createdAt,
-        updatedAt: now,
-        notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
-      },
+      rewriteMeta(series, fields, now),
       limit,
     );
     return ok(toEvent(row));
@@ -813,4 +791,21 @@ function byStartThenId(
   b: Pick<CalendarEvent, "start" | "id">,
 ): number {
   return a.start.getTime() - b.start.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * The row facts of a rewrite of a stored event or series: its next version,
+ * its creation time kept, its reminder re-armed for the new fields.
+ */
+function rewriteMeta(
+  stored: { version: number; createdAt: Date },
+  fields: EventFields,
+  now: Date,
+): RowMeta {
+  return {
+    version: stored.version + 1,
+    createdAt: stored.createdAt,
+    updatedAt: now,
+    notifyAt: notifyAtOf(fields, minDate(now, fields.start)),
+  };
 }
