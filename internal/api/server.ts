@@ -5,6 +5,7 @@ import { setMaxListeners } from "node:events";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { createContextValues } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -30,6 +31,7 @@ import type { EventStore } from "../store/store.js";
 import { type Clock, systemClock } from "../store/store.js";
 import { calendarService } from "./calendar_service.js";
 import { type CallInfo, kCallInfo, protocolOf } from "./context.js";
+import { recordImplementations, serveUnaryGrpcDirectly } from "./grpc_unary.js";
 import { healthService, registerHealthRoutes, storeReadiness } from "./health.js";
 import { hideUnexpectedErrors } from "./interceptors/hide_unexpected_errors.js";
 import { observeCalls } from "./interceptors/observe_calls.js";
@@ -192,6 +194,20 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   });
   await registerImportRoute(app, { store, logger });
 
+  // What Connect's router serves every method with; the direct unary gRPC
+  // path (grpc_unary.ts) is built from the same options.
+  const connectOptions = {
+    interceptors: [
+      observeCalls(logger, rpcMetrics),
+      hideUnexpectedErrors(logger),
+      requireUserId(CalendarService.typeName, CalendarSyncService.typeName),
+    ],
+    readMaxBytes: MAX_REQUEST_BYTES,
+    // connect-fastify's default, named here so both paths accept the same.
+    acceptCompression: [compressionGzip, compressionBrotli],
+    shutdownSignal: shutdown.signal,
+  };
+
   await app.register(async (rpc) => {
     // RPCs are timed by rpc_duration_seconds (by method and code); timing
     // them again per HTTP route cost every call a second timer and label set.
@@ -199,7 +215,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       route.config = { ...route.config, disableMetrics: true };
     });
     await rpc.register(fastifyConnectPlugin, {
+      ...connectOptions,
       routes: (router: ConnectRouter) => {
+        const implementations = recordImplementations(router);
         const calendar = calendarService(store, interopHandlers(store, credentials, clock));
         router.service(CalendarService, calendar);
         // ImportEvents carries a whole .ics file: a larger body limit than
@@ -239,7 +257,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
           router.handlers.length,
           ...router.handlers.map((handler) =>
             refuseUndecodableBinary(
-              handler,
+              serveUnaryGrpcDirectly(handler, implementations.get(handler.method), connectOptions),
               handler.method === CalendarService.method.importEvents
                 ? MAX_IMPORT_REQUEST_BYTES
                 : MAX_REQUEST_BYTES,
@@ -247,14 +265,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
           ),
         );
       },
-      interceptors: [
-        observeCalls(logger, rpcMetrics),
-        hideUnexpectedErrors(logger),
-        requireUserId(CalendarService.typeName, CalendarSyncService.typeName),
-      ],
-      readMaxBytes: MAX_REQUEST_BYTES,
       contextValues: (req) => createContextValues().set(kCallInfo, callInfoFor(req)),
-      shutdownSignal: shutdown.signal,
     });
   });
 

@@ -1,0 +1,293 @@
+// Unary gRPC calls served without Connect's streaming pipeline (issue 17).
+//
+// connect-es serves every gRPC call as a stream, unary ones too: the body
+// passes through six async-iterable transforms (split envelopes, decompress,
+// parse, invoke, serialize, compress, join) and a catch-all, each a
+// down-compiled async generator that costs a few promises per step. On the
+// api's profile (GetEvent over gRPC at c=64) that pipeline and the garbage it
+// leaves were the largest share of the server's CPU per call after Node's own
+// HTTP/2 code.
+//
+// This handler mirrors connect-es 2.1.2's `protocol-grpc/handler-factory.ts`
+// (createHandler) for methods of kind "unary", step by step and with
+// Connect's own helpers for each step: the same content types, grpc-timeout,
+// compression negotiation, size limits, interceptors and handler context,
+// the same error texts and trailers. Only the plumbing between the steps is
+// direct, as connect-es already does it for the Connect protocol's unary
+// calls (`protocol-connect/handler-factory.ts`, createUnaryHandler). Every
+// other request (gRPC-Web, Connect, streaming methods) goes to Connect's
+// handler unchanged. grpc_unary.test.ts sends the same requests to this
+// handler and to Connect's and compares the answers byte for byte.
+import type { DescMethod } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createHandlerContext,
+  createMethodImplSpec,
+  createServiceImplSpec,
+  type MethodImplSpec,
+} from "@connectrpc/connect";
+import {
+  assertByteStreamRequest,
+  type Compression,
+  compressionNegotiate,
+  createAsyncIterable,
+  createMethodSerializationLookup,
+  encodeEnvelope,
+  envelopeCompress,
+  envelopeDecompress,
+  invokeUnaryImplementation,
+  type UniversalHandler,
+  type UniversalHandlerOptions,
+  type UniversalServerRequest,
+  type UniversalServerResponse,
+  uResponseOk,
+  validateUniversalHandlerOptions,
+} from "@connectrpc/connect/protocol";
+import {
+  contentTypeJson,
+  contentTypeProto,
+  contentTypeRegExp,
+  grpcStatusOk,
+  headerAcceptEncoding,
+  headerContentType,
+  headerEncoding,
+  headerGrpcStatus,
+  headerTimeout,
+  parseContentType,
+  parseTimeout,
+  setTrailerStatus,
+} from "@connectrpc/connect/protocol-grpc";
+
+type HandlerOptions = Partial<UniversalHandlerOptions>;
+type UnaryImplSpec = Extract<MethodImplSpec, { kind: "unary" }>;
+
+/**
+ * Serves a unary method's gRPC requests; the caller sends only POST requests
+ * whose content type is gRPC's (Connect's negotiation would pick the gRPC
+ * handler for exactly those).
+ */
+export function createGrpcUnaryHandler(
+  spec: UnaryImplSpec,
+  options: HandlerOptions,
+): (req: UniversalServerRequest) => Promise<UniversalServerResponse> {
+  const opt = validateUniversalHandlerOptions(options);
+  const serialization = createMethodSerializationLookup(
+    spec.method,
+    opt.binaryOptions,
+    opt.jsonOptions,
+    opt,
+  );
+  return async function handleUnaryGrpc(req) {
+    assertByteStreamRequest(req);
+    const type = parseContentType(req.header.get(headerContentType));
+    if (type === undefined) throw new Error("not a gRPC request: route it to Connect's handler");
+    const timeout = parseTimeout(req.header.get(headerTimeout), opt.maxTimeoutMs);
+    const context = createHandlerContext({
+      ...spec,
+      service: spec.method.parent,
+      requestMethod: req.method,
+      protocolName: "grpc",
+      timeoutMs: timeout.timeoutMs,
+      shutdownSignal: opt.shutdownSignal,
+      requestSignal: req.signal,
+      requestHeader: req.header,
+      url: req.url,
+      responseHeader: { [headerContentType]: type.binary ? contentTypeProto : contentTypeJson },
+      responseTrailer: { [headerGrpcStatus]: grpcStatusOk },
+      contextValues: req.contextValues,
+    });
+    const compression = compressionNegotiate(
+      opt.acceptCompression,
+      req.header.get(headerEncoding),
+      req.header.get(headerAcceptEncoding),
+      headerAcceptEncoding,
+    );
+    if (compression.response) {
+      context.responseHeader.set(headerEncoding, compression.response.name);
+    }
+    let body: Uint8Array[] = [];
+    try {
+      // Raised before the body is read, as Connect's transformPrepend does.
+      if (compression.error) throw compression.error;
+      if (timeout.error) throw timeout.error;
+      const parse = serialization.getI(type.binary);
+      const input = await readSingleMessage(
+        req.body,
+        opt.readMaxBytes,
+        compression.request,
+        (data) => parse.parse(data),
+      );
+      const output = await invokeUnaryImplementation(spec, context, input, opt.interceptors);
+      const envelope = await envelopeCompress(
+        { flags: 0, data: serialization.getO(type.binary).serialize(output) },
+        compression.response,
+        opt.compressMinBytes,
+      );
+      body = [encodeEnvelope(envelope.flags, envelope.data)];
+    } catch (e) {
+      // transformCatchFinally's rule: the status travels in the trailers.
+      context.abort(e);
+      setTrailerStatus(
+        context.responseTrailer,
+        e instanceof ConnectError
+          ? e
+          : new ConnectError("internal error", Code.Internal, undefined, undefined, e),
+      );
+    } finally {
+      context.abort();
+    }
+    return {
+      ...uResponseOk,
+      body: createAsyncIterable(body),
+      header: context.responseHeader,
+      trailer: context.responseTrailer,
+    };
+  };
+}
+
+/**
+ * Reads the request's one message, with the checks and errors of Connect's
+ * transformSplitEnvelope, transformDecompressEnvelope, transformParseEnvelope
+ * and ensureSingle, in their order: each envelope is decompressed and parsed
+ * as soon as it is complete, a length above readMaxBytes is refused at the
+ * envelope's header (before the rest of the body is read), a second message
+ * is refused after it was parsed, and bytes left over are an incomplete
+ * envelope.
+ */
+async function readSingleMessage<T>(
+  body: AsyncIterable<Uint8Array>,
+  readMaxBytes: number,
+  compression: Compression | null,
+  parse: (data: Uint8Array) => T,
+): Promise<T> {
+  const envelopes = new EnvelopeSplitter(readMaxBytes);
+  let message: { value: T } | undefined;
+  for await (const chunk of body) {
+    for (const envelope of envelopes.push(chunk)) {
+      const { data } = await envelopeDecompress(envelope, compression, readMaxBytes);
+      const value = parse(data);
+      if (message !== undefined) {
+        throw new ConnectError(
+          "protocol error: received extra input message for unary method",
+          Code.Unimplemented,
+        );
+      }
+      message = { value };
+    }
+  }
+  if (envelopes.pendingBytes > 0) {
+    throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  }
+  if (message === undefined) {
+    throw new ConnectError(
+      "protocol error: missing input message for unary method",
+      Code.Unimplemented,
+    );
+  }
+  return message.value;
+}
+
+/** Splits a byte stream into gRPC envelopes (Connect's EnvelopeDecoderImpl, not exported). */
+class EnvelopeSplitter {
+  private buffered: Buffer = Buffer.alloc(0);
+  /** The length announced by the header at the front of `buffered`, once checked. */
+  private announced: number | undefined;
+
+  constructor(private readonly readMaxBytes: number) {}
+
+  /**
+   * Bytes of an envelope begun but not complete. As in Connect's decoder, a
+   * header already read is not counted: a body that ends right after a
+   * header is "missing input message", not "incomplete envelope".
+   */
+  get pendingBytes(): number {
+    return this.buffered.byteLength - (this.announced === undefined ? 0 : 5);
+  }
+
+  push(chunk: Uint8Array): { flags: number; data: Uint8Array }[] {
+    this.buffered =
+      this.buffered.byteLength === 0
+        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        : Buffer.concat([this.buffered, chunk]);
+    const complete: { flags: number; data: Uint8Array }[] = [];
+    for (;;) {
+      if (this.announced === undefined) {
+        if (this.buffered.byteLength < 5) return complete;
+        const length = this.buffered.readUInt32BE(1);
+        if (length > this.readMaxBytes) {
+          // limit-io.ts assertReadMaxBytes(readMaxBytes, length, true)
+          throw new ConnectError(
+            `message size ${length} is larger than configured readMaxBytes ${this.readMaxBytes}`,
+            Code.ResourceExhausted,
+          );
+        }
+        this.announced = length;
+      }
+      const end = 5 + this.announced;
+      if (this.buffered.byteLength < end) return complete;
+      // A copy: the message must not keep the whole chunk (or the next
+      // envelope) alive, as Connect's decoder copies too.
+      complete.push({
+        flags: this.buffered[0] as number,
+        data: Uint8Array.prototype.slice.call(this.buffered, 5, end),
+      });
+      this.buffered = this.buffered.subarray(end);
+      this.announced = undefined;
+    }
+  }
+}
+
+/**
+ * Records what each method of the router is served with, so the unary ones
+ * can be wrapped by serveUnaryGrpcDirectly once every service is registered.
+ * The router is used as before; this only listens to service() and rpc().
+ */
+export function recordImplementations(
+  router: ConnectRouter,
+): Map<DescMethod, { spec: MethodImplSpec; options?: HandlerOptions }> {
+  const specs = new Map<DescMethod, { spec: MethodImplSpec; options?: HandlerOptions }>();
+  const service = router.service.bind(router);
+  const rpc = router.rpc.bind(router);
+  router.service = (desc, implementation, options) => {
+    const serviceSpec = createServiceImplSpec(desc, implementation);
+    for (const spec of Object.values(serviceSpec.methods)) {
+      specs.set(spec.method, { spec, ...(options && { options }) });
+    }
+    return service(desc, implementation, options);
+  };
+  router.rpc = (method, implementation, options) => {
+    const spec = createMethodImplSpec(method, implementation) as MethodImplSpec;
+    specs.set(method, { spec, ...(options && { options }) });
+    return rpc(method, implementation, options);
+  };
+  return specs;
+}
+
+/**
+ * Wraps a method's Connect handler so that its unary gRPC requests take the
+ * direct path; everything else reaches `handler` as before. `routerOptions`
+ * are the options the router was created with, merged with the method's own
+ * as Connect's router merges them (router.ts whichProtocols).
+ */
+export function serveUnaryGrpcDirectly(
+  handler: UniversalHandler,
+  implemented: { spec: MethodImplSpec; options?: HandlerOptions } | undefined,
+  routerOptions: HandlerOptions,
+): UniversalHandler {
+  if (implemented === undefined || implemented.spec.kind !== "unary") return handler;
+  const direct = createGrpcUnaryHandler(implemented.spec, {
+    ...validateUniversalHandlerOptions(routerOptions),
+    ...implemented.options,
+  });
+  const routed = (req: UniversalServerRequest) => {
+    // Connect's negotiation (universal-handler.ts negotiateProtocol) gives
+    // a POST with gRPC's content type to its gRPC handler, and nothing else.
+    if (req.method === "POST" && contentTypeRegExp.test(req.header.get("Content-Type") ?? "")) {
+      return direct(req);
+    }
+    return handler(req);
+  };
+  return Object.assign(routed, handler);
+}
