@@ -8,6 +8,7 @@
 //
 //   --other ../main-copy   a checkout with node_modules and the same migrations
 //   --rounds 3 --duration 3 --warmup 1 --concurrency 64
+//   --methods empty,GetEvent,ListDayEvents   (default: the empty RPC and the writes)
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -29,6 +30,7 @@ const { values: flags } = parseArgs({
     duration: { type: "string", default: "3" },
     warmup: { type: "string", default: "1" },
     concurrency: { type: "string", default: "64" },
+    methods: { type: "string", default: "empty,CreateEvent,UpdateEvent,DeleteEvent" },
   },
 });
 if (!flags.other) throw new Error("--other <checkout> is required");
@@ -44,6 +46,8 @@ const load = {
 const CREATE = unaryMethod(CalendarService, "CreateEvent");
 const UPDATE = unaryMethod(CalendarService, "UpdateEvent");
 const DELETE = unaryMethod(CalendarService, "DeleteEvent");
+const GET = unaryMethod(CalendarService, "GetEvent");
+const LIST_DAY = unaryMethod(CalendarService, "ListDayEvents");
 const PING = unaryMethod(BenchService, "Ping");
 
 let users = 0;
@@ -60,8 +64,21 @@ async function seed(sql: Sql, count: number): Promise<{ userId: string; id: stri
   ];
 }
 
-type Method = "empty" | "CreateEvent" | "UpdateEvent" | "DeleteEvent";
-const METHODS: Method[] = ["empty", "CreateEvent", "UpdateEvent", "DeleteEvent"];
+const ALL_METHODS = [
+  "empty",
+  "CreateEvent",
+  "UpdateEvent",
+  "DeleteEvent",
+  "GetEvent",
+  "ListDayEvents",
+] as const;
+type Method = (typeof ALL_METHODS)[number];
+const METHODS = (flags.methods as string).split(",").map((name) => {
+  if (!(ALL_METHODS as readonly string[]).includes(name)) {
+    throw new Error(`--methods: unknown ${name}; known: ${ALL_METHODS.join(", ")}`);
+  }
+  return name as Method;
+});
 
 /** One cell's calls; the events it writes are its own. */
 async function calls(sql: Sql, method: Method, call: UnaryCall) {
@@ -80,8 +97,23 @@ async function calls(sql: Sql, method: Method, call: UnaryCall) {
       max: Infinity,
     };
   }
-  const targets = await seed(sql, method === "UpdateEvent" ? 1000 : DELETABLE);
+  const targets = await seed(sql, method === "DeleteEvent" ? DELETABLE : 1000);
   const pick = (seq: number) => targets[seq % targets.length] as { userId: string; id: string };
+  if (method === "GetEvent") {
+    return {
+      call: (seq: number) => {
+        const e = pick(seq);
+        return call(GET, { id: e.id }, as(e.userId));
+      },
+      max: Infinity,
+    };
+  }
+  if (method === "ListDayEvents") {
+    return {
+      call: (seq: number) => call(LIST_DAY, { date: "2026-12-01" }, as(pick(seq).userId)),
+      max: Infinity,
+    };
+  }
   if (method === "UpdateEvent") {
     return {
       call: (seq: number) => {
