@@ -19,7 +19,9 @@ async function main() {
   if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL must be set");
   const config = loadConfig(process.env);
   if (!config.ok) throw config.error;
-  const logger = createLogger(config.value.logLevel).child({ role: "api" });
+  const logger = createLogger(config.value.logLevel, "json", { batched: true }).child({
+    role: "api",
+  });
   const stop = await runApi(config.value, logger, {
     extraRoutes: (router) => router.service(BenchService, { ping: () => ({}) }),
   });

@@ -86,7 +86,12 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`cal_service: invalid configuration: ${unmet}\n`);
     return 2;
   }
-  const logger = createLogger(config.value.logLevel, config.value.logFormat).child({ role });
+  // Only the api batches its lines (an access log, one line per call); the
+  // sender's delivery line is its work and must be written before the ack,
+  // and `all` runs a sender too.
+  const logger = createLogger(config.value.logLevel, config.value.logFormat, {
+    batched: role === "api",
+  }).child({ role });
 
   const start = await loadRole();
   const leaveStartup = exitOnSignalDuringStartup(logger);

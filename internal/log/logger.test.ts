@@ -89,3 +89,44 @@ describe("log format", () => {
     assert.ok(json.some((l) => l.msg === "api listening"));
   });
 });
+
+/**
+ * Runs `then` in a process of its own right after it logs one line, and
+ * returns what reached its stderr (a pipe, as in a container).
+ */
+function afterOneLine(batched: boolean, then: string): string {
+  const logger = new URL("./logger.ts", import.meta.url).href;
+  const script = `
+    import { createLogger } from ${JSON.stringify(logger)};
+    const log = createLogger("info", "json", { batched: ${batched} });
+    log.info("the line");
+    ${then}`;
+  const run = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "--input-type=module", "-e", script],
+    { encoding: "utf8", timeout: 20_000 },
+  );
+  return run.stderr;
+}
+
+describe("log writes", () => {
+  it("unbatched (every role but the api): the line is written when info() returns", () => {
+    // The sender acks a reminder right after its delivery line: a SIGKILL
+    // at that moment must not lose the line.
+    const output = afterOneLine(false, `process.kill(process.pid, "SIGKILL");`);
+    assert.match(output, /"msg":"the line"/);
+  });
+
+  it("batched (the api): lines wait for a batch, and are written by 100 ms or at exit", () => {
+    assert.doesNotMatch(
+      afterOneLine(true, `process.kill(process.pid, "SIGKILL");`),
+      /the line/,
+      "a batched line was written at once: the api pays a write(2) per RPC again",
+    );
+    assert.match(afterOneLine(true, "process.exit(0);"), /"msg":"the line"/);
+    assert.match(
+      afterOneLine(true, `setTimeout(() => process.kill(process.pid, "SIGKILL"), 400);`),
+      /"msg":"the line"/,
+    );
+  });
+});

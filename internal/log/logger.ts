@@ -21,27 +21,34 @@ export function resolveLogFormat(
 export function createLogger(
   level: LogLevel,
   format: LogFormat = "json",
-  name = "cal_service",
+  options: { name?: string; batched?: boolean } = {},
 ): Logger {
-  const options: LoggerOptions = {
+  const { name = "cal_service", batched = false } = options;
+  const pinoOptions: LoggerOptions = {
     name,
     level,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
   const pretty = resolveLogFormat(format, process.stderr.isTTY === true) === "pretty";
-  return pino(options, pretty ? prettyStderr() : pino.destination({ dest: 2, ...BATCHED_LINES }));
+  if (pretty) return pino(pinoOptions, prettyStderr());
+  return pino(
+    pinoOptions,
+    pino.destination({ dest: 2, ...(batched ? BATCHED_LINES : { sync: true }) }),
+  );
 }
 
 /**
- * JSON lines leave in batches rather than one write(2) each: the api logs
- * every RPC, and on a loopback-bound VM a system call costs as much as a
- * tenth of a whole call's CPU (issue 17: the access log's synchronous write
- * was 3-6% of the api's busy time). A line waits until 4 KiB are pending or
- * for at most 100 ms. pino flushes what is pending synchronously when the
- * process exits (process.exit, a signal's handler, a fatal error); only a
- * SIGKILL can lose the last 100 ms of lines. If stderr stops draining,
- * lines past 16 MiB pending are dropped rather than growing the heap.
+ * `batched`: JSON lines leave in batches rather than one write(2) each. For
+ * the api, which logs every RPC: a system call on this VM costs a tenth of a
+ * whole call's CPU (issue 17: the access log's synchronous write was 3-6% of
+ * the api's busy time). A line waits until 4 KiB are pending or for at most
+ * 100 ms; pino flushes what is pending synchronously when the process exits
+ * (process.exit, a signal's handler, a fatal error), so only a SIGKILL can
+ * lose the last 100 ms of lines. If stderr stops draining, lines past 16 MiB
+ * pending are dropped rather than growing the heap. Not for a role whose
+ * line is its work: the sender acks a reminder once its delivery line is
+ * written, which only a synchronous write tells it.
  */
 const BATCHED_LINES = {
   sync: false,

@@ -76,8 +76,9 @@ export function deliveryHandler(options: SenderOptions): Handler {
     const notificationId = idOf(n);
     const deliveredAt = clock();
     const latenessMs = deliveredAt.getTime() - n.notifyAt.getTime();
-    // pino writes synchronously (see internal/log), so when info() returns
-    // the line is out and the message may be acked.
+    // The sender's logger writes synchronously (cmd/cal_service.ts batches
+    // the api's lines only), so when info() returns the line is out and the
+    // message may be acked.
     logger.info(
       {
         notificationId,
