@@ -1,7 +1,7 @@
 // Unary gRPC calls served without Connect's streaming pipeline (issue 17).
 //
 // connect-es serves every gRPC call as a stream, unary ones too: the body
-// passes through six async-iterable transforms (split envelopes, decompress,
+// passes through seven async-iterable transforms (split envelopes, decompress,
 // parse, invoke, serialize, compress, join) and a catch-all, each a
 // down-compiled async generator that costs a few promises per step. On the
 // api's profile (GetEvent over gRPC at c=64) that pipeline and the garbage it
