@@ -191,8 +191,10 @@ async function readSingleMessage<T>(
 
 /** Splits a byte stream into gRPC envelopes (Connect's EnvelopeDecoderImpl, not exported). */
 class EnvelopeSplitter {
-  private buffered: Buffer = Buffer.alloc(0);
-  /** The length announced by the header at the front of `buffered`, once checked. */
+  /** Bytes received and not yet split off; joined only once an envelope's header or body is complete. */
+  private chunks: Buffer[] = [];
+  private received = 0;
+  /** The length announced by the header at the front of `chunks`, once checked. */
   private announced: number | undefined;
 
   constructor(private readonly readMaxBytes: number) {}
@@ -203,19 +205,21 @@ class EnvelopeSplitter {
    * header is "missing input message", not "incomplete envelope".
    */
   get pendingBytes(): number {
-    return this.buffered.byteLength - (this.announced === undefined ? 0 : 5);
+    return this.received - (this.announced === undefined ? 0 : 5);
   }
 
   push(chunk: Uint8Array): { flags: number; data: Uint8Array }[] {
-    this.buffered =
-      this.buffered.byteLength === 0
-        ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-        : Buffer.concat([this.buffered, chunk]);
+    this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.received += chunk.byteLength;
     const complete: { flags: number; data: Uint8Array }[] = [];
     for (;;) {
+      const needed = this.announced === undefined ? 5 : 5 + this.announced;
+      if (this.received < needed) return complete;
+      const buffered =
+        this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
       if (this.announced === undefined) {
-        if (this.buffered.byteLength < 5) return complete;
-        const length = this.buffered.readUInt32BE(1);
+        this.chunks = [buffered];
+        const length = buffered.readUInt32BE(1);
         if (length > this.readMaxBytes) {
           // limit-io.ts assertReadMaxBytes(readMaxBytes, length, true)
           throw new ConnectError(
@@ -224,16 +228,17 @@ class EnvelopeSplitter {
           );
         }
         this.announced = length;
+        continue;
       }
-      const end = 5 + this.announced;
-      if (this.buffered.byteLength < end) return complete;
       // A copy: the message must not keep the whole chunk (or the next
       // envelope) alive, as Connect's decoder copies too.
       complete.push({
-        flags: this.buffered[0] as number,
-        data: Uint8Array.prototype.slice.call(this.buffered, 5, end),
+        flags: buffered[0] as number,
+        data: Uint8Array.prototype.slice.call(buffered, 5, needed),
       });
-      this.buffered = this.buffered.subarray(end);
+      const rest = buffered.subarray(needed);
+      this.chunks = rest.byteLength === 0 ? [] : [rest];
+      this.received = rest.byteLength;
       this.announced = undefined;
     }
   }
@@ -277,8 +282,9 @@ export function serveUnaryGrpcDirectly(
   routerOptions: HandlerOptions,
 ): UniversalHandler {
   if (implemented === undefined || implemented.spec.kind !== "unary") return handler;
+  // createGrpcUnaryHandler fills in Connect's defaults for what neither sets.
   const direct = createGrpcUnaryHandler(implemented.spec, {
-    ...validateUniversalHandlerOptions(routerOptions),
+    ...routerOptions,
     ...implemented.options,
   });
   const routed = (req: UniversalServerRequest) => {
