@@ -9,6 +9,9 @@
 //   --other ../main-copy   a checkout with node_modules and the same migrations
 //   --rounds 3 --duration 3 --warmup 1 --concurrency 64
 //   --methods empty,GetEvent,ListDayEvents   (default: the empty RPC and the writes)
+//   --other-node-options "--max-semi-space-size=8"   NODE_OPTIONS of the other api
+//                          (default: the Dockerfile's, as this one's); with
+//                          --other . it compares one build under two settings
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -31,6 +34,7 @@ const { values: flags } = parseArgs({
     warmup: { type: "string", default: "1" },
     concurrency: { type: "string", default: "64" },
     methods: { type: "string", default: "empty,CreateEvent,UpdateEvent,DeleteEvent" },
+    "other-node-options": { type: "string" },
   },
 });
 if (!flags.other) throw new Error("--other <checkout> is required");
@@ -139,7 +143,10 @@ async function main() {
     join(resolve(flags.other as string), "bench", "setup.ts")
   );
   const db = await setup.createDatabase(DATABASE_URL, "ab");
-  const apis = { this: await setup.startApi(db.url), other: await other.startApi(db.url) };
+  const thisApi = await setup.startApi(db.url);
+  const otherOptions = flags["other-node-options"];
+  if (otherOptions !== undefined) process.env.BENCH_API_NODE_OPTIONS = otherOptions;
+  const apis = { this: thisApi, other: await other.startApi(db.url) };
   const rows: string[] = [];
   try {
     for (const [protocol, client] of [
@@ -195,7 +202,7 @@ async function main() {
     await db.drop();
   }
   process.stdout.write(
-    `this = ${process.cwd()}, other = ${flags.other}; c=${load.concurrency}, median of ${flags.rounds} rounds\n` +
+    `this = ${process.cwd()}, other = ${flags.other}${otherOptions === undefined ? "" : ` with NODE_OPTIONS=${otherOptions}`}; c=${load.concurrency}, median of ${flags.rounds} rounds\n` +
       `${[
         "method".padEnd(12),
         "protocol".padEnd(16),

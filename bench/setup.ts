@@ -103,6 +103,7 @@ export function startApi(databaseUrl: string): Promise<ApiProcess> {
       DATABASE_URL: databaseUrl,
       API_HOST: "127.0.0.1",
       LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL ?? "info",
+      ...(process.env.BENCH_API_DB_POOL_MAX && { DB_POOL_MAX: process.env.BENCH_API_DB_POOL_MAX }),
     },
   );
 }

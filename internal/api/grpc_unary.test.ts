@@ -8,75 +8,29 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import {
-  Code,
-  ConnectError,
-  createContextValues,
-  createMethodImplSpec,
-  type HandlerContext,
-  type Interceptor,
-  type MethodImplSpec,
-} from "@connectrpc/connect";
+import { create, toJsonString } from "@bufbuild/protobuf";
+import { Code, createMethodImplSpec, type MethodImplSpec } from "@connectrpc/connect";
 import {
   createUniversalMethodHandler,
-  type UniversalHandler,
   type UniversalHandlerOptions,
-  type UniversalServerRequest,
-  type UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
-import { createHandlerFactory as connectHandlerFactory } from "@connectrpc/connect/protocol-connect";
 import { createHandlerFactory as grpcHandlerFactory } from "@connectrpc/connect/protocol-grpc";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import {
-  CalendarService,
   GetEventRequestSchema,
   GetEventResponseSchema,
 } from "../../gen/calendar/v1/calendar_pb.js";
-import { CalendarSyncService } from "../../gen/calendar/v1/sync_pb.js";
-import { createGrpcUnaryHandler, serveUnaryGrpcDirectly } from "./grpc_unary.js";
-
-const GET_EVENT = CalendarService.method.getEvent;
-const PATH = "/calendar.v1.CalendarService/GetEvent";
-
-/** What the implementation does, chosen by the request's id. */
-async function getEvent(req: { id: string }, ctx: HandlerContext) {
-  switch (req.id) {
-    case "not-found":
-      throw new ConnectError("no event not-found", Code.NotFound, { "x-why": "gone" }, [
-        { desc: GetEventRequestSchema, value: { id: "not-found" } },
-      ]);
-    case "crash":
-      throw new Error("a bug");
-    case "headers":
-      ctx.responseHeader.set("x-answer", "42");
-      ctx.responseTrailer.set("x-trailer", "t");
-      break;
-    case "big":
-      // Over compressMinBytes (1 KiB by default): compressed when asked.
-      return { event: { id: "b".repeat(4096), title: "big" } };
-    case "timeout":
-      return { event: { id: String(ctx.timeoutMs() !== undefined), title: "timeout" } };
-  }
-  return {
-    event: {
-      id: req.id,
-      title: "Standup",
-      startTime: timestampFromMs(Date.UTC(2027, 0, 4, 9)),
-    },
-  };
-}
-
-/** An interceptor that adds a header, and refuses one request of its own. */
-const stamp: Interceptor = (next) => async (req) => {
-  if (req.header.get("x-refuse") === "yes") {
-    throw new ConnectError("refused by interceptor", Code.PermissionDenied);
-  }
-  const res = await next(req);
-  res.header.set("x-intercepted", "yes");
-  return res;
-};
+import { createGrpcUnaryHandler } from "./grpc_unary.js";
+import {
+  answer,
+  binary,
+  envelope,
+  GET_EVENT,
+  getEvent,
+  request,
+  type Sent,
+  stamp,
+} from "./testing/unary_cases.js";
 
 function handlers(options: Partial<UniversalHandlerOptions> = {}) {
   const spec = createMethodImplSpec(GET_EVENT, getEvent) as MethodImplSpec;
@@ -89,53 +43,6 @@ function handlers(options: Partial<UniversalHandlerOptions> = {}) {
   return {
     connect: createUniversalMethodHandler(spec, [grpcHandlerFactory(opt)]),
     direct: createGrpcUnaryHandler(spec as Extract<MethodImplSpec, { kind: "unary" }>, opt),
-  };
-}
-
-function envelope(message: Uint8Array, flags = 0): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt8(flags, 0);
-  head.writeUInt32BE(message.byteLength, 1);
-  return Buffer.concat([head, message]);
-}
-
-const binary = (id: string) =>
-  toBinary(GetEventRequestSchema, create(GetEventRequestSchema, { id }));
-
-interface Sent {
-  headers?: Record<string, string>;
-  /** The body as it arrives, chunk by chunk; an Error breaks it off there. */
-  chunks: (Uint8Array | Error)[];
-}
-
-function request({ headers = {}, chunks }: Sent): UniversalServerRequest {
-  async function* body() {
-    for (const chunk of chunks) {
-      if (chunk instanceof Error) throw chunk;
-      yield chunk;
-    }
-  }
-  return {
-    httpVersion: "2.0",
-    method: "POST",
-    url: `http://localhost${PATH}`,
-    header: new Headers({ "content-type": "application/grpc", ...headers }),
-    body: body(),
-    signal: new AbortController().signal,
-    contextValues: createContextValues(),
-  };
-}
-
-async function answer(res: UniversalServerResponse) {
-  const chunks: Uint8Array[] = [];
-  if (res.body !== undefined && Symbol.asyncIterator in (res.body as object)) {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) chunks.push(chunk);
-  }
-  return {
-    status: res.status,
-    header: [...(res.header ?? new Headers()).entries()],
-    trailer: [...(res.trailer ?? new Headers()).entries()],
-    body: Buffer.concat(chunks).toString("base64"),
   };
 }
 
@@ -261,55 +168,5 @@ describe("the direct unary gRPC path answers as Connect's gRPC handler", () => {
     const decoded = Buffer.from(ok.body, "base64");
     assert.equal(decoded.readUInt32BE(1), decoded.byteLength - 5);
     assert.ok(GetEventResponseSchema.typeName.endsWith("GetEventResponse"));
-  });
-});
-
-describe("serveUnaryGrpcDirectly", () => {
-  const spec = createMethodImplSpec(GET_EVENT, getEvent) as MethodImplSpec;
-  const viaConnect: UniversalHandler = createUniversalMethodHandler(spec, [
-    grpcHandlerFactory({}),
-    connectHandlerFactory({}),
-  ]);
-  const reached: string[] = [];
-  const spy = Object.assign(async (req: UniversalServerRequest) => {
-    reached.push(`${req.method} ${req.header.get("content-type")}`);
-    return viaConnect(req);
-  }, viaConnect);
-  const routed = serveUnaryGrpcDirectly(spy, { spec }, {});
-
-  it("keeps the handler's description (path, method, protocols)", () => {
-    assert.equal(routed.requestPath, PATH);
-    assert.equal(routed.method, GET_EVENT);
-    assert.deepEqual(routed.protocolNames, viaConnect.protocolNames);
-  });
-
-  it("serves gRPC POSTs itself and hands every other request to Connect", async () => {
-    reached.length = 0;
-    for (const type of ["application/grpc", "application/grpc+proto", "application/GRPC+json"]) {
-      const res = await answer(
-        await routed(request({ headers: { "content-type": type }, chunks: one("x") })),
-      );
-      assert.equal(res.status, 200);
-    }
-    const json = request({
-      headers: { "content-type": "application/json" },
-      chunks: [Buffer.from('{"id":"j"}')],
-    });
-    assert.equal((await answer(await routed(json))).status, 200);
-    const web = request({
-      headers: { "content-type": "application/grpc-web+proto" },
-      chunks: one("w"),
-    });
-    await answer(await routed(web));
-    assert.deepEqual(reached, ["POST application/json", "POST application/grpc-web+proto"]);
-  });
-
-  it("leaves streaming methods, and methods it has no implementation of, to Connect", () => {
-    const watch = createMethodImplSpec(CalendarSyncService.method.watchEvents, async function* () {
-      yield {};
-    }) as MethodImplSpec;
-    assert.equal(watch.kind, "server_streaming");
-    assert.equal(serveUnaryGrpcDirectly(spy, { spec: watch }, {}), spy);
-    assert.equal(serveUnaryGrpcDirectly(spy, undefined, {}), spy);
   });
 });

@@ -11,23 +11,16 @@
 // This handler mirrors connect-es 2.1.2's `protocol-grpc/handler-factory.ts`
 // (createHandler) for methods of kind "unary", step by step and with
 // Connect's own helpers for each step: the same content types, grpc-timeout,
-// compression negotiation, size limits, interceptors and handler context,
-// the same error texts and trailers. Only the plumbing between the steps is
-// direct, as connect-es already does it for the Connect protocol's unary
-// calls (`protocol-connect/handler-factory.ts`, createUnaryHandler). Every
-// other request (gRPC-Web, Connect, streaming methods) goes to Connect's
-// handler unchanged. grpc_unary.test.ts sends the same requests to this
-// handler and to Connect's and compares the answers byte for byte.
-import type { DescMethod } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  type ConnectRouter,
-  createHandlerContext,
-  createMethodImplSpec,
-  createServiceImplSpec,
-  type MethodImplSpec,
-} from "@connectrpc/connect";
+// compression negotiation, size limits, interceptors and handler context
+// (unary_call.ts: Connect's, with a signal made only when read), the same
+// error texts and trailers. Only the plumbing between the steps is direct,
+// as connect-es already does it for the Connect protocol's unary calls
+// (`protocol-connect/handler-factory.ts`, createUnaryHandler, which
+// connect_unary.ts mirrors). unary_handlers.ts sends it the requests
+// Connect's negotiation would give its gRPC handler. grpc_unary.test.ts
+// sends the same requests to this handler and to Connect's and compares the
+// answers byte for byte.
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
   assertByteStreamRequest,
   type Compression,
@@ -37,8 +30,6 @@ import {
   encodeEnvelope,
   envelopeCompress,
   envelopeDecompress,
-  invokeUnaryImplementation,
-  type UniversalHandler,
   type UniversalHandlerOptions,
   type UniversalServerRequest,
   type UniversalServerResponse,
@@ -48,7 +39,6 @@ import {
 import {
   contentTypeJson,
   contentTypeProto,
-  contentTypeRegExp,
   grpcStatusOk,
   headerAcceptEncoding,
   headerContentType,
@@ -59,9 +49,9 @@ import {
   parseTimeout,
   setTrailerStatus,
 } from "@connectrpc/connect/protocol-grpc";
+import { createUnaryContext, invokeUnary, type UnaryImplSpec, WholeBody } from "./unary_call.js";
 
 type HandlerOptions = Partial<UniversalHandlerOptions>;
-type UnaryImplSpec = Extract<MethodImplSpec, { kind: "unary" }>;
 
 /**
  * Serves a unary method's gRPC requests; the caller sends only POST requests
@@ -84,16 +74,15 @@ export function createGrpcUnaryHandler(
     const type = parseContentType(req.header.get(headerContentType));
     if (type === undefined) throw new Error("not a gRPC request: route it to Connect's handler");
     const timeout = parseTimeout(req.header.get(headerTimeout), opt.maxTimeoutMs);
-    const context = createHandlerContext({
-      ...spec,
-      service: spec.method.parent,
-      requestMethod: req.method,
+    const context = createUnaryContext({
+      spec,
       protocolName: "grpc",
+      requestMethod: req.method,
+      url: req.url,
       timeoutMs: timeout.timeoutMs,
       shutdownSignal: opt.shutdownSignal,
-      requestSignal: req.signal,
+      requestSignal: () => req.signal,
       requestHeader: req.header,
-      url: req.url,
       responseHeader: { [headerContentType]: type.binary ? contentTypeProto : contentTypeJson },
       responseTrailer: { [headerGrpcStatus]: grpcStatusOk },
       contextValues: req.contextValues,
@@ -107,7 +96,7 @@ export function createGrpcUnaryHandler(
     if (compression.response) {
       context.responseHeader.set(headerEncoding, compression.response.name);
     }
-    let body: Uint8Array[] = [];
+    let body: Uint8Array | undefined;
     try {
       // Raised before the body is read, as Connect's transformPrepend does.
       if (compression.error) throw compression.error;
@@ -119,13 +108,13 @@ export function createGrpcUnaryHandler(
         compression.request,
         (data) => parse.parse(data),
       );
-      const output = await invokeUnaryImplementation(spec, context, input, opt.interceptors);
+      const output = await invokeUnary(spec, context, input, opt.interceptors);
       const envelope = await envelopeCompress(
         { flags: 0, data: serialization.getO(type.binary).serialize(output) },
         compression.response,
         opt.compressMinBytes,
       );
-      body = [encodeEnvelope(envelope.flags, envelope.data)];
+      body = encodeEnvelope(envelope.flags, envelope.data);
     } catch (e) {
       // transformCatchFinally's rule: the status travels in the trailers.
       context.abort(e);
@@ -140,7 +129,7 @@ export function createGrpcUnaryHandler(
     }
     return {
       ...uResponseOk,
-      body: createAsyncIterable(body),
+      body: body === undefined ? createAsyncIterable([]) : new WholeBody(body),
       header: context.responseHeader,
       trailer: context.responseTrailer,
     };
@@ -242,58 +231,4 @@ class EnvelopeSplitter {
       this.announced = undefined;
     }
   }
-}
-
-/**
- * Records what each method of the router is served with, so the unary ones
- * can be wrapped by serveUnaryGrpcDirectly once every service is registered.
- * The router is used as before; this only listens to service() and rpc().
- */
-export function recordImplementations(
-  router: ConnectRouter,
-): Map<DescMethod, { spec: MethodImplSpec; options?: HandlerOptions }> {
-  const specs = new Map<DescMethod, { spec: MethodImplSpec; options?: HandlerOptions }>();
-  const service = router.service.bind(router);
-  const rpc = router.rpc.bind(router);
-  router.service = (desc, implementation, options) => {
-    const serviceSpec = createServiceImplSpec(desc, implementation);
-    for (const spec of Object.values(serviceSpec.methods)) {
-      specs.set(spec.method, { spec, ...(options && { options }) });
-    }
-    return service(desc, implementation, options);
-  };
-  router.rpc = (method, implementation, options) => {
-    const spec = createMethodImplSpec(method, implementation) as MethodImplSpec;
-    specs.set(method, { spec, ...(options && { options }) });
-    return rpc(method, implementation, options);
-  };
-  return specs;
-}
-
-/**
- * Wraps a method's Connect handler so that its unary gRPC requests take the
- * direct path; everything else reaches `handler` as before. `routerOptions`
- * are the options the router was created with, merged with the method's own
- * as Connect's router merges them (router.ts whichProtocols).
- */
-export function serveUnaryGrpcDirectly(
-  handler: UniversalHandler,
-  implemented: { spec: MethodImplSpec; options?: HandlerOptions } | undefined,
-  routerOptions: HandlerOptions,
-): UniversalHandler {
-  if (implemented === undefined || implemented.spec.kind !== "unary") return handler;
-  // createGrpcUnaryHandler fills in Connect's defaults for what neither sets.
-  const direct = createGrpcUnaryHandler(implemented.spec, {
-    ...routerOptions,
-    ...implemented.options,
-  });
-  const routed = (req: UniversalServerRequest) => {
-    // Connect's negotiation (universal-handler.ts negotiateProtocol) gives
-    // a POST with gRPC's content type to its gRPC handler, and nothing else.
-    if (req.method === "POST" && contentTypeRegExp.test(req.header.get("Content-Type") ?? "")) {
-      return direct(req);
-    }
-    return handler(req);
-  };
-  return Object.assign(routed, handler);
 }

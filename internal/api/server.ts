@@ -1,7 +1,10 @@
 // The api role: Fastify on one port, serving the Connect routes (gRPC,
 // gRPC-Web, Connect JSON/binary), Prometheus metrics and health checks.
+// Unary calls are served by the same Connect handlers without passing
+// through Fastify (direct_unary.ts, issue 17).
 
 import { setMaxListeners } from "node:events";
+import type http from "node:http";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { createContextValues } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
@@ -31,7 +34,12 @@ import type { EventStore } from "../store/store.js";
 import { type Clock, systemClock } from "../store/store.js";
 import { calendarService } from "./calendar_service.js";
 import { type CallInfo, kCallInfo, protocolOf } from "./context.js";
-import { recordImplementations, serveUnaryGrpcDirectly } from "./grpc_unary.js";
+import {
+  type AnsweredCall,
+  type DirectUnaryOptions,
+  directUnaryListener,
+  UnaryRoutes,
+} from "./direct_unary.js";
 import { healthService, registerHealthRoutes, storeReadiness } from "./health.js";
 import { hideUnexpectedErrors } from "./interceptors/hide_unexpected_errors.js";
 import { observeCalls } from "./interceptors/observe_calls.js";
@@ -43,6 +51,7 @@ import { createOnePortServer } from "./one_port.js";
 import { reflectionServices } from "./reflection.js";
 import { refuseUndecodableBinary } from "./refuse_undecodable.js";
 import { calendarSyncService } from "./sync_service.js";
+import { recordImplementations, serveUnaryDirectly } from "./unary_handlers.js";
 import { createWatchMetrics, DEFAULT_WATCH_SETTINGS, type WatchSettings } from "./watch.js";
 
 // fastify-metrics is CommonJS with an `exports.default`.
@@ -134,12 +143,26 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const shutdown = new AbortController();
   setMaxListeners(Number.POSITIVE_INFINITY, shutdown.signal);
 
+  // Unary calls are taken before Fastify sees them (direct_unary.ts), by the
+  // handlers Fastify's Connect routes serve (filled in once those exist);
+  // every other request goes on to Fastify.
+  const unaryRoutes = new UnaryRoutes();
+  const takeUnaryCalls = (fastifyHandler: http.RequestListener) =>
+    directUnaryListener(unaryRoutes, {
+      fallback: fastifyHandler as DirectUnaryOptions["fallback"],
+      accepting: () => !shuttingDown,
+      contextValues: (req) => createContextValues().set(kCallInfo, callInfo(req)),
+      answered: reportIfRejected,
+      onError: (error, req) =>
+        logger.error({ err: error, method: req.url }, "unary call failed outside its handler"),
+    }) as http.RequestListener;
   const app = fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One log line per RPC comes from the observeCalls interceptor; Fastify's
     // own request logging would double it.
     logController: new LogController({ disableRequestLogging: true }),
-    serverFactory: (handler) => createOnePortServer(handler, { http2SessionTimeoutMs: 120_000 }),
+    serverFactory: (fastifyHandler) =>
+      createOnePortServer(takeUnaryCalls(fastifyHandler), { http2SessionTimeoutMs: 120_000 }),
     forceCloseConnections: "idle",
     return503OnClosing: true,
   });
@@ -150,15 +173,50 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   // (a Fastify decoration: no per-call map to maintain).
   app.decorateRequest(CALL_INFO, undefined);
   const callInfoFor = (req: FastifyRequest): CallInfo => {
-    const info: CallInfo = {
-      protocol: protocolOf(req.headers["content-type"]),
-      peer: req.socket.remoteAddress,
-      userAgent: req.headers["user-agent"],
-      observed: false,
-    };
+    const info = callInfo(req);
     (req as WithCallInfo)[CALL_INFO] = info;
     return info;
   };
+  // The same report for calls taken by direct_unary.ts, from what it answered.
+  function reportIfRejected({ contextValues, path, response, startedAt }: AnsweredCall): void {
+    const info = contextValues.get(kCallInfo);
+    if (!info || info.observed) return;
+    const [, service = "unknown", method = "unknown"] = path.split("/");
+    const grpcStatus =
+      response.trailer?.get("grpc-status") ?? response.header?.get("grpc-status") ?? undefined;
+    reportRejected(
+      info,
+      service,
+      method,
+      grpcStatus,
+      response.status,
+      performance.now() - startedAt,
+    );
+  }
+  function reportRejected(
+    info: CallInfo,
+    service: string,
+    method: string,
+    grpcStatus: string | number | string[] | undefined,
+    httpStatus: number,
+    elapsedMs: number,
+  ): void {
+    const code =
+      grpcStatus !== undefined ? codeName(Number(grpcStatus)) : codeFromConnectStatus(httpStatus);
+    rpcMetrics.observe(service, method, code, elapsedMs / 1000);
+    logger.info(
+      {
+        method: `${service}/${method}`,
+        protocol: info.protocol,
+        code,
+        httpStatus,
+        durationMs: Math.round(elapsedMs * 1e3) / 1e3,
+        peer: info.peer,
+        userAgent: info.userAgent,
+      },
+      "rpc rejected before reaching its handler",
+    );
+  }
 
   await app.register(fastifyMetrics, {
     endpoint: "/metrics",
@@ -257,13 +315,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
           router.handlers.length,
           ...router.handlers.map((handler) =>
             refuseUndecodableBinary(
-              serveUnaryGrpcDirectly(handler, implementations.get(handler.method), connectOptions),
+              serveUnaryDirectly(handler, implementations.get(handler.method), connectOptions),
               handler.method === CalendarService.method.importEvents
                 ? MAX_IMPORT_REQUEST_BYTES
                 : MAX_REQUEST_BYTES,
             ),
           ),
         );
+        unaryRoutes.serve(router.handlers);
       },
       contextValues: (req) => createContextValues().set(kCallInfo, callInfoFor(req)),
     });
@@ -275,23 +334,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     if (!info || info.observed) return;
     const [, service = "unknown", method = "unknown"] = req.url.split(/[/?]/);
     const grpcStatus = reply.getHeader("grpc-status") ?? reply.raw.getHeader?.("grpc-status");
-    const code =
-      grpcStatus !== undefined
-        ? codeName(Number(grpcStatus))
-        : codeFromConnectStatus(reply.statusCode);
-    rpcMetrics.observe(service, method, code, reply.elapsedTime / 1000);
-    logger.info(
-      {
-        method: `${service}/${method}`,
-        protocol: info.protocol,
-        code,
-        httpStatus: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 1e3) / 1e3,
-        peer: info.peer,
-        userAgent: info.userAgent,
-      },
-      "rpc rejected before reaching its handler",
-    );
+    reportRejected(info, service, method, grpcStatus, reply.statusCode, reply.elapsedTime);
   });
 
   return {
@@ -319,6 +362,19 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       }, shutdownTimeoutMs).unref();
       await app.close();
     },
+  };
+}
+
+/** What the access log needs from the HTTP request (Fastify's, or Node's for direct calls). */
+function callInfo(req: {
+  headers: http.IncomingHttpHeaders;
+  socket: { remoteAddress?: string | undefined };
+}): CallInfo {
+  return {
+    protocol: protocolOf(req.headers["content-type"]),
+    peer: req.socket.remoteAddress,
+    userAgent: req.headers["user-agent"],
+    observed: false,
   };
 }
 
