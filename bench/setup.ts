@@ -89,7 +89,8 @@ export function buildOnce(): void {
  * of its own so its CPU and memory are apart from the load generator's:
  * dist/bench/api_server.js is `cal_service api` plus the empty Ping RPC
  * (bench/api_server.ts). Its logs go to /dev/null unless BENCH_API_LOG=1; its
- * log level is the service's default (info) unless BENCH_API_LOG_LEVEL.
+ * log level is the service's default (info) unless BENCH_API_LOG_LEVEL; its
+ * pools' size is the default (DB_POOL_MAX) unless BENCH_API_DB_POOL_MAX.
  */
 export function startApi(databaseUrl: string): Promise<ApiProcess> {
   // BENCH_API_CPU_PROF=<dir>: write a V8 CPU profile of the api there on exit.
