@@ -90,19 +90,13 @@ export function createConnectUnaryHandler(
       return uResponseUnsupportedMediaType;
     }
     const timeout = parseTimeout(req.header.get(headerTimeout), opt.maxTimeoutMs);
-    const context = createUnaryContext({
-      spec,
+    const context = createUnaryContext(spec, req, {
       protocolName: "connect",
-      requestMethod: req.method,
-      url: req.url,
       timeoutMs: timeout.timeoutMs,
       shutdownSignal: opt.shutdownSignal,
-      requestSignal: () => req.signal,
-      requestHeader: req.header,
       responseHeader: {
         [headerContentType]: type.binary ? contentTypeUnaryProto : contentTypeUnaryJson,
       },
-      contextValues: req.contextValues,
     });
     const compression = compressionNegotiate(
       opt.acceptCompression,

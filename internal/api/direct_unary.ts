@@ -33,6 +33,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { LazyAbortSignal } from "./lazy_abort.js";
 import { WholeBody } from "./unary_call.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -137,46 +138,30 @@ async function serve(
  * its response closed unfinished (connect-node listens on the response, as
  * Node closes the request once its body is read: nodejs/node#40775).
  *
- * The AbortController is made when the signal is first read (unary_call.ts
- * reads it only when a handler or interceptor does): one costs 4 µs here,
- * and most calls never look.
+ * Made when first read (lazy_abort.ts): unary_call.ts reads it only when a
+ * handler or interceptor reads the call's signal.
  */
-class RequestSignal {
-  #controller: AbortController | undefined;
-  #reason: unknown;
-
+class RequestSignal extends LazyAbortSignal {
   constructor(req: NodeRequest, res: NodeResponse) {
+    super();
     if ("stream" in req) {
       req.once("close", () => {
         if (res.writableFinished) return;
-        this.#abort(errorFromH2ResetCode(req.stream.rstCode) ?? requestClosed);
+        this.abort(errorFromH2ResetCode(req.stream.rstCode) ?? requestClosed);
       });
       return;
     }
     const onError = (error: Error) => {
       res.off("close", onClose);
-      this.#abort(ConnectError.from(error, Code.Canceled));
+      this.abort(ConnectError.from(error, Code.Canceled));
     };
     const onClose = () => {
       req.off("error", onError);
       if (res.writableFinished) return;
-      this.#abort(req.errored ? ConnectError.from(req.errored, Code.Canceled) : requestClosed);
+      this.abort(req.errored ? ConnectError.from(req.errored, Code.Canceled) : requestClosed);
     };
     req.once("error", onError);
     res.once("close", onClose);
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  #abort(reason: unknown): void {
-    if (this.#controller !== undefined) this.#controller.abort(reason);
-    else this.#reason ??= reason;
   }
 }
 
@@ -222,15 +207,13 @@ class BodyReader implements AsyncIterator<Uint8Array> {
     if (this.req.destroyed) return Promise.reject(prematureClose());
     return new Promise((resolve, reject) => {
       const req = this.req;
+      // Whatever happened (data, the end, an error, a close), next() reads it.
       const settle = () => {
         req.off("readable", settle);
         req.off("end", settle);
         req.off("error", settle);
         req.off("close", settle);
-        if (req.errored) reject(req.errored);
-        else if (req.readableEnded || req.readableLength > 0) resolve(this.next());
-        else if (req.destroyed) reject(prematureClose());
-        else resolve(this.next());
+        this.next().then(resolve, reject);
       };
       req.on("readable", settle);
       req.on("end", settle);

@@ -74,18 +74,12 @@ export function createGrpcUnaryHandler(
     const type = parseContentType(req.header.get(headerContentType));
     if (type === undefined) throw new Error("not a gRPC request: route it to Connect's handler");
     const timeout = parseTimeout(req.header.get(headerTimeout), opt.maxTimeoutMs);
-    const context = createUnaryContext({
-      spec,
+    const context = createUnaryContext(spec, req, {
       protocolName: "grpc",
-      requestMethod: req.method,
-      url: req.url,
       timeoutMs: timeout.timeoutMs,
       shutdownSignal: opt.shutdownSignal,
-      requestSignal: () => req.signal,
-      requestHeader: req.header,
       responseHeader: { [headerContentType]: type.binary ? contentTypeProto : contentTypeJson },
       responseTrailer: { [headerGrpcStatus]: grpcStatusOk },
-      contextValues: req.contextValues,
     });
     const compression = compressionNegotiate(
       opt.acceptCompression,

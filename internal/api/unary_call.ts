@@ -14,7 +14,6 @@
 // with the same reason, if the client left or the call ended before.
 import { create } from "@bufbuild/protobuf";
 import {
-  type ContextValues,
   createContextValues,
   type HandlerContext,
   type Interceptor,
@@ -22,7 +21,12 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { createDeadlineSignal, createLinkedAbortController } from "@connectrpc/connect/protocol";
+import {
+  createDeadlineSignal,
+  createLinkedAbortController,
+  type UniversalServerRequest,
+} from "@connectrpc/connect/protocol";
+import { LazyAbortSignal } from "./lazy_abort.js";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
@@ -33,26 +37,23 @@ export interface UnaryContext extends HandlerContext {
   abort(reason?: unknown): void;
 }
 
+/** What differs between the protocols' contexts; the rest comes from the request. */
 export interface UnaryContextInit {
-  spec: UnaryImplSpec;
   protocolName: string;
-  requestMethod: string;
-  url: string;
   timeoutMs: number | undefined;
   shutdownSignal: AbortSignal | undefined;
-  /** The request's signal, read only when the call's signal is. */
-  requestSignal: () => AbortSignal;
-  requestHeader: Headers;
   responseHeader: HeadersInit;
   responseTrailer?: HeadersInit;
-  contextValues: ContextValues | undefined;
 }
 
 /** Why a call that ended normally has its signal aborted (the reason Connect's patch shares). */
 const callEnded = new DOMException("This operation was aborted", "AbortError");
 
-export function createUnaryContext(init: UnaryContextInit): UnaryContext {
-  const { spec } = init;
+export function createUnaryContext(
+  spec: UnaryImplSpec,
+  req: UniversalServerRequest,
+  init: UnaryContextInit,
+): UnaryContext {
   let timeoutMs: () => number | undefined = () => undefined;
   // With a timeout, the deadline's timer runs from the start, as Connect's.
   const deadline = init.timeoutMs === undefined ? undefined : createDeadlineSignal(init.timeoutMs);
@@ -60,42 +61,31 @@ export function createUnaryContext(init: UnaryContextInit): UnaryContext {
     const endsAt = Date.now() + init.timeoutMs;
     timeoutMs = () => endsAt - Date.now();
   }
-  let controller: AbortController | undefined;
-  let endedWith: unknown;
-  const link = (): AbortController => {
-    const linked = createLinkedAbortController(
-      deadline?.signal,
-      init.requestSignal(),
-      init.shutdownSignal,
-    );
-    if (endedWith !== undefined) linked.abort(endedWith);
-    return linked;
-  };
-  if (deadline !== undefined) controller = link();
-  const context = {
+  // The request's signal is read only when this one is made.
+  const signal = new LazyAbortSignal(() =>
+    createLinkedAbortController(deadline?.signal, req.signal, init.shutdownSignal),
+  );
+  // A deadline must abort the signal when it passes: linked now.
+  if (deadline !== undefined) void signal.signal;
+  return {
     method: spec.method,
     service: spec.method.parent,
-    requestMethod: init.requestMethod,
+    requestMethod: req.method,
     protocolName: init.protocolName,
-    url: init.url,
+    url: req.url,
     timeoutMs,
-    requestHeader: init.requestHeader,
+    requestHeader: req.header,
     responseHeader: new Headers(init.responseHeader),
     responseTrailer: new Headers(init.responseTrailer),
-    values: init.contextValues ?? createContextValues(),
+    values: req.contextValues ?? createContextValues(),
     get signal(): AbortSignal {
-      controller ??= link();
-      return controller.signal;
+      return signal.signal;
     },
     abort(reason?: unknown): void {
       deadline?.cleanup();
-      const why = reason === undefined ? callEnded : reason;
-      // AbortController.abort keeps the first reason; so does this.
-      if (controller !== undefined) controller.abort(why);
-      else endedWith ??= why;
+      signal.abort(reason === undefined ? callEnded : reason);
     },
   };
-  return context;
 }
 
 /**
