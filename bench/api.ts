@@ -24,7 +24,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import type { Sql } from "postgres";
 import { CalendarService } from "../gen/calendar/v1/calendar_pb.js";
 import { notifyAt } from "../internal/domain/event.js";
-import { CallDeadline, inPipelinedTransaction } from "../internal/store/postgres/call_deadline.js";
+import { CallDeadline, inOneStatement } from "../internal/store/postgres/call_deadline.js";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   eventsInWindow,
@@ -32,7 +32,6 @@ import {
 import { type EventRow, eventColumns } from "../internal/store/postgres/rows.js";
 import { deleteSingle } from "../internal/store/postgres/sql/delete_single.js";
 import { insertSingle } from "../internal/store/postgres/sql/insert_single.js";
-import { afterUserLock } from "../internal/store/postgres/sql/lock_user.js";
 import { updateSingle } from "../internal/store/postgres/sql/update_single.js";
 import { BenchService, PlainService } from "./bench_service.js";
 import {
@@ -266,7 +265,7 @@ const storeDeadline = () =>
 
 /**
  * The SQL the store issues (postgres_store.ts), straight on a postgres.js
- * pool: for the writes, the fast paths' (sql/), in one round trip each.
+ * pool: for the writes, the fast paths' (sql/), one statement each.
  */
 function pgCalls(sql: Sql, { events, deletable }: Targets): Calls {
   const cell = ++cellCounter;
@@ -289,8 +288,9 @@ function pgCalls(sql: Sql, { events, deletable }: Targets): Calls {
         updatedAt: now,
         notifyAt: notifyAt(fields) ?? null,
       };
-      return inPipelinedTransaction(sql, storeDeadline(), (tx) =>
-        afterUserLock(tx, userId, insertSingle(tx, userId, randomUUID(), fields, meta)),
+      const deadline = storeDeadline();
+      return inOneStatement(sql, deadline, (db) =>
+        insertSingle(db, userId, randomUUID(), fields, meta, deadline.leftMs()),
       );
     },
     UpdateEvent: (seq) => {
@@ -303,13 +303,14 @@ function pgCalls(sql: Sql, { events, deletable }: Targets): Calls {
         notifyBeforeMs: HOUR / 6,
       };
       const meta = { updatedAt: new Date(), notifyAt: notifyAt(fields) ?? null };
-      return inPipelinedTransaction(sql, storeDeadline(), (tx) =>
-        afterUserLock(tx, e.userId, updateSingle(tx, e.userId, e.id, fields, undefined, meta)),
+      const deadline = storeDeadline();
+      return inOneStatement(sql, deadline, (db) =>
+        updateSingle(db, e.userId, e.id, fields, undefined, meta, deadline.leftMs()),
       );
     },
     DeleteEvent: (seq) => {
       const e = deleted({ events, deletable }, seq);
-      return inPipelinedTransaction(sql, storeDeadline(), (tx) => deleteSingle(tx, e.userId, e.id));
+      return inOneStatement(sql, storeDeadline(), (db) => deleteSingle(db, e.userId, e.id));
     },
     GetEvent: (seq) => {
       const e = pick(events, seq);

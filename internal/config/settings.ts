@@ -113,7 +113,7 @@ export const settings = {
   DB_POOL_MAX: {
     default: "10",
     parser: integer(1, 1000),
-    doc: "Most connections in each of the api's two Postgres pools (one-statement reads; everything else): up to twice this in all.",
+    doc: "Most connections in each of the api's two Postgres pools (one-statement calls; everything else): up to twice this in all.",
   },
   AMQP_URL: {
     default: undefined,

@@ -66,14 +66,14 @@ export async function openEventStore(
   const store = new PostgresEventStore(database.sql, {
     clock,
     endIdleTransactions: !database.embedded,
-    ...(database.reads && { reads: database.reads }),
+    ...(database.statements && { statements: database.statements }),
   });
   return {
     store,
     reminders: store,
     feeds: new PostgresFeedStore(database.sql, {
       endIdleTransactions: !database.embedded,
-      ...(database.reads && { reads: database.reads }),
+      ...(database.statements && { statements: database.statements }),
     }),
     tombstones: store,
     sql: database.sql,

@@ -11,9 +11,12 @@ import type { EventFields } from "../../domain/event.js";
 import { silentLogger } from "../../log/logger.js";
 import { StoreUnavailableError } from "../store.js";
 import { CallDeadline, inPipelinedTransaction, inReadTransaction } from "./call_deadline.js";
-import { readPoolOptions, serverPoolOptions } from "./connect.js";
+import { serverPoolOptions, statementPoolOptions } from "./connect.js";
+import { hasSqlState, SqlState } from "./errors.js";
 import { runMigrations } from "./migrate.js";
 import { PostgresEventStore } from "./postgres_store.js";
+import { insertSingle } from "./sql/insert_single.js";
+import { lockUser } from "./sql/lock_user.js";
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error("DATABASE_URL is not set (see the first lines of this file)");
@@ -24,11 +27,13 @@ const pools: Sql[] = [];
 
 /**
  * A pool on the test schema whose backends carry `applicationName`; with
- * `readsTimeoutMs`, a pool of reads as the api opens it (readPoolOptions).
+ * `statementTimeoutMs`, a pool of one-statement calls as the api opens it
+ * (statementPoolOptions).
  */
-function pool(applicationName: string, max = 4, readsTimeoutMs?: number): Sql {
+function pool(applicationName: string, max = 4, statementTimeoutMs?: number): Sql {
   const server = serverPoolOptions(logger, max);
-  const options = readsTimeoutMs === undefined ? server : readPoolOptions(server, readsTimeoutMs);
+  const options =
+    statementTimeoutMs === undefined ? server : statementPoolOptions(server, statementTimeoutMs);
   const sql = postgres(url as string, {
     ...options,
     connection: {
@@ -117,47 +122,66 @@ const event = (startIso: string): EventFields => ({
   notifyBeforeMs: undefined,
 });
 
-describe("a store call past its deadline", () => {
-  it("ends a create on the server, releases the user's lock, and never commits it", async () => {
-    const applicationName = `cal_test_deadline_create_${process.pid}`;
-    const store = new PostgresEventStore(pool(applicationName), { callTimeoutMs: 500 });
-    const user = `user-${randomUUID()}`;
-    const id = randomUUID();
+// Calls as the api runs them (one statement each on a pool of one-statement
+// calls, where the call is one statement) and as the embedded database does
+// (in transactions on the one pool).
+const WAYS = ["one statement", "transaction"] as const;
+type Way = (typeof WAYS)[number];
 
-    const table = await lockEventsTable();
-    try {
-      // Takes the user's lock, then waits on the table.
-      await assert.rejects(
-        store.createEvent(user, id, event("2026-07-01T09:00:00Z")),
-        StoreUnavailableError,
-      );
-      assert.deepEqual(
-        (await busyBackends(applicationName)).map((row) => ({ ...row })),
-        [],
-        "a statement of the call still runs (or its transaction is open) on the server",
-      );
-    } finally {
-      await table.release();
-    }
-
-    // Were the create still waiting, it would go through now.
-    const found = await store.getEvent(user, id);
-    assert.deepEqual(found, { ok: false, error: { kind: "not_found", id } });
-    // The user's lock went with it: the user's next write goes through.
-    const next = await store.createEvent(user, randomUUID(), event("2026-07-01T12:00:00Z"));
-    assert.ok(next.ok);
+/** A store on pools whose backends carry `applicationName`, run `way`. */
+function storeFor(
+  applicationName: string,
+  way: Way,
+  callTimeoutMs: number,
+  statementTimeoutMs = callTimeoutMs,
+) {
+  return new PostgresEventStore(pool(applicationName), {
+    callTimeoutMs,
+    ...(way === "one statement" && {
+      statements: pool(applicationName, 4, statementTimeoutMs),
+    }),
   });
+}
 
-  // Reads as the api runs them (one statement on a pool of reads) and as the
-  // embedded database does (a read-only transaction on the one pool).
-  for (const reads of ["one statement", "read-only transaction"] as const) {
-    it(`ends a read on the server (${reads})`, async () => {
+describe("a store call past its deadline", () => {
+  for (const way of WAYS) {
+    it(`ends a create on the server, releases the user's lock, and never commits it (${way})`, async () => {
+      const applicationName = `cal_test_deadline_create_${process.pid}`;
+      const store = storeFor(applicationName, way, 500);
+      const user = `user-${randomUUID()}`;
+      const id = randomUUID();
+
+      const table = await lockEventsTable();
+      try {
+        // Takes the user's lock, then waits on the table.
+        await assert.rejects(
+          store.createEvent(user, id, event("2026-07-01T09:00:00Z")),
+          StoreUnavailableError,
+        );
+        assert.deepEqual(
+          (await busyBackends(applicationName)).map((row) => ({ ...row })),
+          [],
+          "a statement of the call still runs (or its transaction is open) on the server",
+        );
+      } finally {
+        await table.release();
+      }
+
+      // Were the create still waiting, it would go through now.
+      const found = await store.getEvent(user, id);
+      assert.deepEqual(found, { ok: false, error: { kind: "not_found", id } });
+      // The user's lock went with it: the user's next write goes through.
+      const next = await store.createEvent(user, randomUUID(), event("2026-07-01T12:00:00Z"));
+      assert.ok(next.ok);
+    });
+  }
+
+  // Reads as the api runs them (one statement on the pool of one-statement
+  // calls) and as the embedded database does (a read-only transaction).
+  for (const way of WAYS) {
+    it(`ends a read on the server (${way})`, async () => {
       const applicationName = `cal_test_deadline_read_${process.pid}`;
-      const callTimeoutMs = 500;
-      const store = new PostgresEventStore(pool(applicationName), {
-        callTimeoutMs,
-        ...(reads === "one statement" && { reads: pool(applicationName, 4, callTimeoutMs) }),
-      });
+      const store = storeFor(applicationName, way, 500);
       const window = {
         start: new Date("2026-07-01T00:00:00Z"),
         end: new Date("2026-07-02T00:00:00Z"),
@@ -170,42 +194,74 @@ describe("a store call past its deadline", () => {
   }
 
   it("cancels a read that started late, at the call's deadline", async () => {
-    // The pool of reads' statement_timeout counts from a statement's start:
-    // a read that waited for a connection would run past the call's
-    // deadline on it alone. Past the deadline, the call cancels it.
+    // The pool's statement_timeout counts from a statement's start: a read
+    // that waited for a connection would run past the call's deadline on it
+    // alone. Past the deadline, the call cancels it.
     const applicationName = `cal_test_deadline_late_${process.pid}`;
     const store = new PostgresEventStore(pool(applicationName), {
       callTimeoutMs: 500,
-      reads: pool(applicationName, 1, 5_000), // a timeout far past the deadline
+      statements: pool(applicationName, 1, 5_000), // a timeout far past the deadline
     });
     await assertReadsEndAtDeadline(applicationName, [
       () => store.getEvent("someone", randomUUID()),
     ]);
   });
 
-  it("ends an update and a delete on the server, leaving the event as it was", async () => {
-    const applicationName = `cal_test_deadline_write_${process.pid}`;
-    const store = new PostgresEventStore(pool(applicationName), { callTimeoutMs: 500 });
-    const user = `user-${randomUUID()}`;
-    const created = await store.createEvent(user, randomUUID(), event("2026-07-03T09:00:00Z"));
-    assert.ok(created.ok);
-    const id = created.value.id;
+  for (const way of WAYS) {
+    it(`ends an update and a delete on the server, leaving the event as it was (${way})`, async () => {
+      const applicationName = `cal_test_deadline_write_${process.pid}`;
+      const store = storeFor(applicationName, way, 500);
+      const user = `user-${randomUUID()}`;
+      const created = await store.createEvent(user, randomUUID(), event("2026-07-03T09:00:00Z"));
+      assert.ok(created.ok);
+      const id = created.value.id;
 
-    const table = await lockEventsTable();
-    try {
-      await assert.rejects(
-        store.updateEvent(user, id, { ...event("2026-07-03T10:00:00Z"), title: "moved" }, 1),
-        StoreUnavailableError,
-      );
-      await assert.rejects(store.deleteEvent(user, id), StoreUnavailableError);
-      assert.deepEqual(
-        (await busyBackends(applicationName)).map((row) => ({ ...row })),
-        [],
-      );
-    } finally {
-      await table.release();
-    }
-    assert.deepEqual(await store.getEvent(user, id), created);
+      const table = await lockEventsTable();
+      try {
+        await assert.rejects(
+          store.updateEvent(user, id, { ...event("2026-07-03T10:00:00Z"), title: "moved" }, 1),
+          StoreUnavailableError,
+        );
+        await assert.rejects(store.deleteEvent(user, id), StoreUnavailableError);
+        assert.deepEqual(
+          (await busyBackends(applicationName)).map((row) => ({ ...row })),
+          [],
+        );
+      } finally {
+        await table.release();
+      }
+      assert.deepEqual(await store.getEvent(user, id), created);
+    });
+  }
+});
+
+describe("a one-statement write whose user's lock comes after its budget", () => {
+  it("is refused with query_canceled and writes nothing, even if nobody cancels it", async () => {
+    // The statement's own clock check (lock_user_then_no_series_across), on
+    // a pool whose statement_timeout is far past the budget: the guard
+    // that holds when the caller's cancel cannot reach the server.
+    const statements = pool(`cal_test_deadline_budget_${process.pid}`, 1, 10_000);
+    const user = `user-${randomUUID()}`;
+    const id = randomUUID();
+    const fields = event("2026-07-05T09:00:00Z");
+    const now = new Date();
+    const meta = { version: 1, createdAt: now, updatedAt: now, notifyAt: null };
+    let write: Promise<unknown> | undefined;
+    await pool(`cal_test_holder_${process.pid}`, 1).begin(async (tx) => {
+      await lockUser(tx, user);
+      write = insertSingle(statements, user, id, fields, meta, 200).execute();
+      write.catch(() => {}); // awaited below, once the lock is released
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    });
+    await assert.rejects(write as Promise<unknown>, (error: unknown) => {
+      assert.ok(hasSqlState(error, SqlState.queryCanceled), String(error));
+      return true;
+    });
+    const [row] = await statements`select count(*)::int as n from events where id = ${id}`;
+    assert.equal(row?.n, 0);
+    // Within its budget, the same statement writes.
+    const [written] = await insertSingle(statements, user, id, fields, meta, 3_000);
+    assert.equal(written?.id, id);
   });
 });
 

@@ -4,21 +4,38 @@
 // user's advisory lock (that user's next writes queue behind it), and a
 // create could still commit after its caller was told it failed.
 //
-// So every statement of a write runs in a transaction whose
-// statement_timeout is the time left (set just before the statement, in the
-// same round trip), and whose idle_in_transaction_session_timeout is too: a
-// client that went silent (a network black hole) has its transaction rolled
-// back by the server at the deadline, and its locks released. Nothing is
-// committed once the deadline has passed. The caller is answered when the
-// work has ended, which is a few milliseconds after the deadline while the
-// server is reachable; if it is not, the answer comes GRACE_MS later and the
-// outcome of a write is ambiguous (the server ends it by itself: see above).
+// Most calls are one statement (writeOnce, readOnce): a read, or a single
+// event's create, update or delete, which takes the user's lock inside the
+// statement (sql/lock_user.ts). They run on a pool of their own whose
+// connections carry the call timeout as statement_timeout, with no
+// transaction around them (inOneStatement): at the deadline the caller
+// cancels the statement (or drops it, still queued in the pool), which ends
+// it within milliseconds while the server answers; if the server cannot be
+// reached, the statement_timeout ends it. A write also checks the clock
+// once it has the user's lock, and refuses to go on past the budget it was
+// sent with. A statement outside a transaction commits as it ends, so
+// nothing is left open behind it. Measured (docs/BENCHMARKS.md, issue 17):
+// a read that was a read-only transaction of four statements costs the
+// store about half the CPU as one; a create that was a transaction of five
+// (begin, timeout, lock, insert, commit) costs PostgreSQL about a quarter
+// less CPU as one, and this process about 0.6 of it
+// (bench/store_path_probe.ts).
 //
-// A read is a single statement on a pool of its own whose connections carry
-// the call timeout as statement_timeout, cancelled at the deadline
-// (inOneStatement): a quarter of the statements of the read-only transaction
-// it replaced (inReadTransaction, kept for the embedded database) and about
-// half the store's CPU per call (bench/read_path_probe.ts, docs/BENCHMARKS.md).
+// The rest (series, occurrences, and the full paths that read before they
+// write) run in a transaction (inTransaction), where every statement has
+// the time left as its statement_timeout (set just before the statement,
+// in the same round trip), and so does idle_in_transaction_session_timeout:
+// a client that went silent (a network black hole) has its transaction
+// rolled back by the server at the deadline, and its locks released.
+// Nothing is committed once the deadline has passed. The embedded database
+// has no pool of one-statement calls (its one connection also runs the
+// migrations), so there the one-statement calls run in a transaction too
+// (inReadTransaction, inPipelinedTransaction).
+//
+// The caller is answered when the work has ended, which is a few
+// milliseconds after the deadline while the server is reachable; if it is
+// not, the answer comes GRACE_MS later and the outcome of a write is
+// ambiguous (the server ends it by itself: see above).
 import type { Sql } from "postgres";
 import { StoreUnavailableError } from "../store.js";
 import type { Db } from "./db.js";
@@ -82,14 +99,19 @@ export class CallDeadline {
     }
   }
 
+  /** The whole milliseconds left (at least 1); throws DeadlineExpiredError once none are. */
+  leftMs(): number {
+    this.throwIfExpired();
+    return Math.max(1, Math.ceil(this.#endsAt - performance.now()));
+  }
+
   /**
    * Limits the next statement sent on `tx` (a transaction) to the time left:
    * a setting sent ahead of it on the same connection, without waiting for
    * its answer. Call it right before each statement.
    */
   limit(tx: Db): void {
-    this.throwIfExpired();
-    const leftMs = String(Math.max(1, Math.ceil(this.#endsAt - performance.now())));
+    const leftMs = String(this.leftMs());
     const idleMs = this.#endIdleTransactions ? leftMs : "0";
     tx`select
         set_config('statement_timeout', ${leftMs}, true),
@@ -135,8 +157,8 @@ export function inReadTransaction<R>(
  * starts (in order, with query.execute(), returning what the call answers),
  * commit. postgres.js pipelines them on one reserved connection without
  * waiting for each answer, so the call waits for the database once instead
- * of once per statement (issue 17: CreateEvent went from seven round trips
- * to one). Every statement runs under the statement_timeout the limit set,
+ * of once per statement (on the embedded database, a single-event write:
+ * writeOnce). Every statement runs under the statement_timeout the limit set,
  * so the server ends the work at the deadline and the commit, sent ahead,
  * then finds an aborted transaction and rolls back. When a statement fails,
  * those after it fail too ("transaction is aborted"): `write` must report
@@ -186,12 +208,21 @@ async function inOneRoundTrip<R>(
 type CancellableQuery<R> = PromiseLike<R> & { cancel(): unknown };
 
 /**
- * A read of one statement, on a pool whose connections carry a
- * statement_timeout of the call timeout (readPoolOptions in connect.ts): no
- * transaction around it, so it is one statement in one round trip, where
- * inReadTransaction sends four (begin, limit, the query, rollback) and holds
- * a connection to itself while they run, and postgres.js can pipeline it
- * with other reads on a connection.
+ * The pools a store's calls run on: `sql` for everything, and `statements`
+ * for one-statement calls (a pool made with statementPoolOptions in
+ * connect.ts), absent on the embedded database.
+ */
+export interface StorePools {
+  sql: Sql;
+  statements: Sql | undefined;
+}
+
+/**
+ * One statement, on a pool whose connections carry a statement_timeout of
+ * the call timeout (statementPoolOptions in connect.ts): no transaction
+ * around it, so it is one statement in one round trip, where a transaction
+ * sends four or five and holds a connection to itself while they run, and
+ * postgres.js can pipeline it with other statements on a connection.
  *
  * What ends it on the server: at the deadline, the caller cancels it (a
  * query still queued in the pool is dropped, one running is cancelled over a
@@ -201,12 +232,12 @@ type CancellableQuery<R> = PromiseLike<R> & { cancel(): unknown };
  * leaves nothing open behind it, so there is no idle transaction to end.
  */
 export async function inOneStatement<R>(
-  reads: Sql,
+  statements: Sql,
   deadline: CallDeadline,
-  read: (db: Db) => CancellableQuery<R>,
+  run: (db: Db) => CancellableQuery<R>,
 ): Promise<R> {
   deadline.throwIfExpired();
-  const query = read(reads);
+  const query = run(statements);
   const forget = deadline.onExpire(() => {
     Promise.resolve(query.cancel()).catch(() => {
       // Unreachable: the statement_timeout ends it.
@@ -220,18 +251,42 @@ export async function inOneStatement<R>(
 }
 
 /**
- * One read of a call: as one statement on `reads` (a pool made with
- * readPoolOptions) when there is one, else in a read-only transaction on
- * `sql` (the embedded database).
+ * One read of a call: as one statement on `statements` when there is that
+ * pool, else in a read-only transaction on `sql` (the embedded database).
  */
 export function readOnce<R>(
-  pools: { sql: Sql; reads: Sql | undefined },
+  pools: StorePools,
   deadline: CallDeadline,
   read: (db: Db) => CancellableQuery<R>,
 ): Promise<R> {
-  return pools.reads
-    ? inOneStatement(pools.reads, deadline, read)
-    : inReadTransaction(pools.sql, deadline, read);
+  return once(pools, deadline, "read", read);
+}
+
+/**
+ * One write of a call that is a single statement (sql/insert_single.ts and
+ * its siblings): as one statement on `statements` when there is that pool,
+ * else in a transaction of one round trip on `sql` (the embedded database).
+ * A statement that takes the user's lock checks the deadline itself once it
+ * has it (lock_user.ts), with the budget `write` reads from the deadline.
+ */
+export function writeOnce<R>(
+  pools: StorePools,
+  deadline: CallDeadline,
+  write: (db: Db) => CancellableQuery<R>,
+): Promise<R> {
+  return once(pools, deadline, "write", write);
+}
+
+function once<R>(
+  pools: StorePools,
+  deadline: CallDeadline,
+  kind: "read" | "write",
+  run: (db: Db) => CancellableQuery<R>,
+): Promise<R> {
+  if (pools.statements) return inOneStatement(pools.statements, deadline, run);
+  return kind === "read"
+    ? inReadTransaction(pools.sql, deadline, run)
+    : inPipelinedTransaction(pools.sql, deadline, run);
 }
 
 /**

@@ -15,12 +15,13 @@ export type PostgresStorage = Extract<StorageConfig, { kind: "postgres" }>;
 export interface Database {
   sql: Sql;
   /**
-   * A pool for the EventStore's one-statement reads, whose connections
-   * carry the call timeout as their statement_timeout (readPoolOptions).
-   * Absent on the embedded database, where reads run in transactions on
-   * `sql` (its one connection is also the one migrations run on).
+   * A pool for the stores' one-statement calls (reads, single-event
+   * writes), whose connections carry the call timeout as their
+   * statement_timeout (statementPoolOptions). Absent on the embedded
+   * database, where they run in transactions on `sql` (its one connection
+   * is also the one migrations run on).
    */
-  reads?: Sql;
+  statements?: Sql;
   /** True for the embedded PGlite, which is always migrated on open. */
   embedded: boolean;
   /** Ends the pools, then stops the embedded database if there is one. */
@@ -54,13 +55,14 @@ export function serverPoolOptions(logger: Logger, max: number): Options<NoCustom
 }
 
 /**
- * `options` for a pool of deadline-bounded reads: each connection is opened
- * with statement_timeout set to the call timeout, once, so a read is one
- * statement with no transaction around it (inOneStatement in
- * call_deadline.ts). A pool of its own, because the other users of `sql`
- * (migrations, the scheduler's dispatch and clean-up) have no such bound.
+ * `options` for a pool of deadline-bounded statements: each connection is
+ * opened with statement_timeout set to the call timeout, once, so a read or
+ * a single-event write is one statement with no transaction around it
+ * (inOneStatement in call_deadline.ts). A pool of its own, because the
+ * other users of `sql` (migrations, the scheduler's dispatch and clean-up)
+ * have no such bound.
  */
-export function readPoolOptions(
+export function statementPoolOptions(
   options: Options<NoCustomTypes>,
   callTimeoutMs: number,
 ): Options<NoCustomTypes> {
@@ -88,18 +90,18 @@ export async function openDatabase(storage: PostgresStorage, logger: Logger): Pr
       storage.connectTimeoutMs,
       logger,
     );
-    // Opens its connections when first used: roles that never read through
-    // the EventStore (migrate, the scheduler) open none.
-    const reads = postgres(
+    // Opens its connections when first used: roles that never call the
+    // EventStore (migrate, the scheduler) open none.
+    const statements = postgres(
       storage.databaseUrl,
-      readPoolOptions(serverPoolOptions(logger, storage.poolMax), DEFAULT_CALL_TIMEOUT_MS),
+      statementPoolOptions(serverPoolOptions(logger, storage.poolMax), DEFAULT_CALL_TIMEOUT_MS),
     );
     return {
       sql,
-      reads,
+      statements,
       embedded: false,
       close: async () => {
-        await Promise.all([sql.end({ timeout: 5 }), reads.end({ timeout: 5 })]);
+        await Promise.all([sql.end({ timeout: 5 }), statements.end({ timeout: 5 })]);
       },
     };
   }

@@ -1,12 +1,18 @@
 // The FeedStore on Postgres (tables feed_secrets and feed_key, migration
 // 0005). Each call runs within the same deadline as the EventStore's calls
-// (call_deadline.ts): reads as one statement on the pool of reads (or, on the
-// embedded database, in a limited read-only transaction), writes in one
-// transaction limited statement by statement.
+// (call_deadline.ts): reads as one statement on the pool of one-statement
+// calls (or, on the embedded database, in a limited read-only transaction),
+// writes in one transaction limited statement by statement.
 import { randomBytes } from "node:crypto";
 import type { Sql } from "postgres";
 import type { FeedRecord, FeedStore } from "../feed_store.js";
-import { type CallDeadline, inTransaction, readOnce, withinDeadline } from "./call_deadline.js";
+import {
+  type CallDeadline,
+  inTransaction,
+  readOnce,
+  type StorePools,
+  withinDeadline,
+} from "./call_deadline.js";
 import type { Db } from "./db.js";
 import { unlessUnavailable } from "./errors.js";
 import { DEFAULT_CALL_TIMEOUT_MS } from "./postgres_store.js";
@@ -22,7 +28,7 @@ interface FeedRow {
 
 export class PostgresFeedStore implements FeedStore {
   readonly #sql: Sql;
-  readonly #reads: Sql | undefined;
+  readonly #pools: StorePools;
   readonly #callTimeoutMs: number;
   readonly #endIdleTransactions: boolean;
 
@@ -32,12 +38,12 @@ export class PostgresFeedStore implements FeedStore {
       callTimeoutMs?: number;
       /** False on the embedded database: see DeadlineOptions. */
       endIdleTransactions?: boolean;
-      /** The pool of one-statement reads: see PostgresEventStore. */
-      reads?: Sql;
+      /** The pool of one-statement calls: see PostgresEventStore. */
+      statements?: Sql;
     } = {},
   ) {
     this.#sql = sql;
-    this.#reads = options.reads;
+    this.#pools = { sql, statements: options.statements };
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.#endIdleTransactions = options.endIdleTransactions ?? true;
   }
@@ -71,7 +77,7 @@ export class PostgresFeedStore implements FeedStore {
   getFeed(userId: string): Promise<FeedRecord | undefined> {
     return this.#call("get feed", async (deadline) => {
       const [row] = await readOnce(
-        { sql: this.#sql, reads: this.#reads },
+        this.#pools,
         deadline,
         (db) => db<FeedRow[]>`
           select ${feedColumns(db)} from feed_secrets where user_id = ${userId}`,
@@ -118,7 +124,7 @@ export class PostgresFeedStore implements FeedStore {
   findFeedBySecretHash(secretHash: Buffer): Promise<FeedRecord | undefined> {
     return this.#call("find feed", async (deadline) => {
       const [row] = await readOnce(
-        { sql: this.#sql, reads: this.#reads },
+        this.#pools,
         deadline,
         (db) => db<FeedRow[]>`
           select ${feedColumns(db)} from feed_secrets where secret_hash = ${secretHash}`,

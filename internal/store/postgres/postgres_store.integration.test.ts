@@ -64,8 +64,8 @@ async function newSchema(label: string): Promise<string> {
  * A pool whose connections look in `schema` first, then in public, where
  * btree_gist lives (see the root before hook).
  */
-function pool(schema: string, max = 10, target = url, readsTimeoutMs?: number): Sql {
-  const sql = schemaPool(target, schema, max, readsTimeoutMs);
+function pool(schema: string, max = 10, target = url, statementTimeoutMs?: number): Sql {
+  const sql = schemaPool(target, schema, max, statementTimeoutMs);
   pools.push(sql);
   return sql;
 }
@@ -95,39 +95,39 @@ function mainPool(): Promise<Sql> {
   return mainSql;
 }
 
-// The api's pool of one-statement reads on the same schema (connect.ts).
-let mainReadsSql: Sql | undefined;
-async function mainReads(): Promise<{ reads: Sql }> {
+// The api's pool of one-statement calls on the same schema (connect.ts).
+let mainStatementsSql: Sql | undefined;
+async function mainStatements(): Promise<{ statements: Sql }> {
   await mainPool();
-  mainReadsSql ??= pool(mainSchema, 10, url, DEFAULT_CALL_TIMEOUT_MS);
-  return { reads: mainReadsSql };
+  mainStatementsSql ??= pool(mainSchema, 10, url, DEFAULT_CALL_TIMEOUT_MS);
+  return { statements: mainStatementsSql };
 }
 
 runEventStoreContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainStatements()) });
   // The pool is shared with the tests below and ended in the root after hook.
   return { store, dispose: async () => {} };
 });
 
 runFeedStoreContract("postgres (server)", async () => ({
-  feeds: new PostgresFeedStore(await mainPool(), await mainReads()),
+  feeds: new PostgresFeedStore(await mainPool(), await mainStatements()),
   dispose: async () => {},
 }));
 
 runPostgresStoreChecks("server", mainPool);
 
 runFeedRowsContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainStatements()) });
   return { store, dispose: async () => {} };
 });
 
 runSeriesContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainStatements()) });
   return { events: store, reminders: store, dispose: async () => {} };
 });
 
 runSyncStoreContract("postgres (server)", async (clock) => {
-  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainReads()) });
+  const store = new PostgresEventStore(await mainPool(), { clock, ...(await mainStatements()) });
   return { store, dispose: async () => {} };
 });
 runSyncOrderingChecks("server", async (max) => {
@@ -235,6 +235,7 @@ describe("migrations on a server", () => {
         "0006_sync_occurrences",
         "0007_reminders",
         "0008_sync_series_resets",
+        "0009_fast_write_lock",
       ],
       JSON.stringify(appliedBy),
     );
@@ -253,6 +254,7 @@ describe("migrations on a server", () => {
       "0006_sync_occurrences",
       "0007_reminders",
       "0008_sync_series_resets",
+      "0009_fast_write_lock",
     ]);
     for (const row of recorded) assert.match(row.checksum, /^[0-9a-f]{64}$/);
     assert.deepEqual(await tables(first), [
@@ -297,7 +299,9 @@ describe("migrations on a server", () => {
       return page.value.changes.map((c) => (c.kind === "upsert" ? c.event.id : c.id));
     };
     assert.deepEqual(await order(), [moved, cancelled, seriesId]);
-    assert.deepEqual(await runMigrations(sql, logger), { applied: ["0008_sync_series_resets"] });
+    assert.deepEqual(await runMigrations(sql, logger), {
+      applied: ["0008_sync_series_resets", "0009_fast_write_lock"],
+    });
     assert.deepEqual(await order(), [seriesId, moved, cancelled]);
     const [counter] = await sql<{ last: string; top: string }[]>`
       select (select last_change from sync_users where user_id = ${user})::text as last,
@@ -684,6 +688,7 @@ describe("reminder dispatch on a server", () => {
         "0006_sync_occurrences",
         "0007_reminders",
         "0008_sync_series_resets",
+        "0009_fast_write_lock",
       ],
     });
     const store = new PostgresReminderStore(sql);
@@ -727,7 +732,7 @@ describe("reminder dispatch on a server", () => {
               ${at("2025-10-03T09:00:00Z")}, 600000, 'infinity', now(), now(), 1,
               array['RRULE:FREQ=DAILY;COUNT=3'], 'UTC', 3600000)`;
     assert.deepEqual(await runMigrations(sql, logger), {
-      applied: ["0007_reminders", "0008_sync_series_resets"],
+      applied: ["0007_reminders", "0008_sync_series_resets", "0009_fast_write_lock"],
     });
     const rows = await sql<{ event_id: string; due: string }[]>`
       select event_id::text as event_id,

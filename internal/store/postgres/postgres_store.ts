@@ -6,8 +6,8 @@
 // holds whatever the application does. On top of it, every write first takes
 // a transaction-scoped advisory lock on its user (sql/lock_user.ts).
 //
-// Creating, updating and deleting a single event take a fast path first: the
-// whole transaction in one round trip (sql/insert_single.ts,
+// Creating, updating and deleting a single event take a fast path first:
+// one statement that takes the lock and writes (sql/insert_single.ts,
 // sql/update_single.ts, sql/delete_single.ts), letting the constraints
 // decide. When the fast path cannot answer (the id is taken, the time is
 // busy, a series is near, the event is a series), the full path below reads,
@@ -55,11 +55,12 @@ import type {
 } from "../sync.js";
 import {
   type CallDeadline,
-  inPipelinedTransaction,
   inReadTransaction,
   inTransaction,
   readOnce,
+  type StorePools,
   withinDeadline,
+  writeOnce,
 } from "./call_deadline.js";
 import type { Db } from "./db.js";
 import { errorMessage, hasSqlState, SqlState, unlessUnavailable } from "./errors.js";
@@ -84,7 +85,7 @@ import {
 } from "./series.js";
 import { deleteSingle } from "./sql/delete_single.js";
 import { insertSingle } from "./sql/insert_single.js";
-import { afterUserLock, lockUser } from "./sql/lock_user.js";
+import { lockUser } from "./sql/lock_user.js";
 import { updateSingle } from "./sql/update_single.js";
 import * as sync from "./sync_store.js";
 
@@ -106,7 +107,7 @@ const MAX_ATTEMPTS = 4;
  */
 export class PostgresEventStore implements EventStore, ReminderStore, SyncStore, TombstoneStore {
   readonly #sql: Sql;
-  readonly #reads: Sql | undefined;
+  readonly #pools: StorePools;
   readonly #clock: Clock;
   readonly #reminders: PostgresReminderStore;
   readonly #callTimeoutMs: number;
@@ -120,15 +121,15 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
       /** False on the embedded database: see DeadlineOptions. */
       endIdleTransactions?: boolean;
       /**
-       * A pool made with readPoolOptions(…, callTimeoutMs): reads then run
-       * as one statement each (inOneStatement). Without it, in a read-only
-       * transaction on `sql` (inReadTransaction).
+       * A pool made with statementPoolOptions(…, callTimeoutMs): reads and
+       * single-event writes then run as one statement each (readOnce,
+       * writeOnce). Without it, in a transaction on `sql`.
        */
-      reads?: Sql;
+      statements?: Sql;
     } = {},
   ) {
     this.#sql = sql;
-    this.#reads = options.reads;
+    this.#pools = { sql, statements: options.statements };
     this.#clock = options.clock ?? systemClock;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.#endIdleTransactions = options.endIdleTransactions ?? true;
@@ -155,7 +156,15 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     deadline: CallDeadline,
     read: (db: Db) => PromiseLike<R> & { cancel(): unknown },
   ): Promise<R> {
-    return readOnce({ sql: this.#sql, reads: this.#reads }, deadline, read);
+    return readOnce(this.#pools, deadline, read);
+  }
+
+  /** One single-statement write of a call: see writeOnce. */
+  #writeOnce<R>(
+    deadline: CallDeadline,
+    write: (db: Db) => PromiseLike<R> & { cancel(): unknown },
+  ): Promise<R> {
+    return writeOnce(this.#pools, deadline, write);
   }
 
   createEvent(
@@ -204,7 +213,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
   }
 
   /**
-   * The single event created in one round trip (sql/insert_single.ts), or
+   * The single event created in one statement (sql/insert_single.ts), or
    * undefined when the full path must answer: the id is taken, the time is
    * busy, or a series is near.
    */
@@ -217,15 +226,15 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     const now = this.#clock();
     const meta = { version: 1, createdAt: now, updatedAt: now, notifyAt: notifyAtOf(fields, now) };
     const rows = await fastOrFullPath(
-      inPipelinedTransaction(this.#sql, deadline, (tx) =>
-        afterUserLock(tx, userId, insertSingle(tx, userId, id, fields, meta)),
+      this.#writeOnce(deadline, (db) =>
+        insertSingle(db, userId, id, fields, meta, deadline.leftMs()),
       ),
     );
     return rows?.[0] && toEvent(rows[0]);
   }
 
   /**
-   * The single event updated in one round trip (sql/update_single.ts), or
+   * The single event updated in one statement (sql/update_single.ts), or
    * undefined when the full path must answer (see there).
    */
   async #updateSingleFast(
@@ -238,8 +247,8 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     const now = this.#clock();
     const meta = { updatedAt: now, notifyAt: notifyAtOf(fields, now) };
     const rows = await fastOrFullPath(
-      inPipelinedTransaction(this.#sql, deadline, (tx) =>
-        afterUserLock(tx, userId, updateSingle(tx, userId, id, fields, expectedVersion, meta)),
+      this.#writeOnce(deadline, (db) =>
+        updateSingle(db, userId, id, fields, expectedVersion, meta, deadline.leftMs()),
       ),
     );
     return rows?.[0] && toEvent(rows[0]);
@@ -479,12 +488,9 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   deleteEvent(userId: string, id: string): Promise<Result<void, NotFound>> {
     if (!parseOccurrenceId(id)) {
-      // A single statement, but in a transaction all the same: one that the
-      // deadline can keep from committing (sql/delete_single.ts).
+      // One statement (sql/delete_single.ts).
       return this.#call("delete event", async (deadline) => {
-        const deleted = await inPipelinedTransaction(this.#sql, deadline, (tx) =>
-          deleteSingle(tx, userId, id),
-        );
+        const deleted = await this.#writeOnce(deadline, (db) => deleteSingle(db, userId, id));
         return deleted.length > 0 ? ok(undefined) : err({ kind: "not_found", id });
       });
     }
@@ -620,7 +626,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   async close(): Promise<void> {
     // Queries already sent may finish; after 5 s the connections are cut.
-    await Promise.all([this.#sql.end({ timeout: 5 }), this.#reads?.end({ timeout: 5 })]);
+    await Promise.all([this.#sql.end({ timeout: 5 }), this.#pools.statements?.end({ timeout: 5 })]);
   }
 }
 

@@ -370,20 +370,6 @@ export function rewriteColumns(db: Db, version = db`excluded.version`) {
     duration_ms = excluded.duration_ms, cancelled = excluded.cancelled`;
 }
 
-/**
- * The condition "the user has no series whose span shares time with
- * `window`": when it holds, a single event there can only meet other
- * single events and moved occurrences, which events_no_overlap guards, and
- * the fast writes (sql/) may let the constraint decide. The events_series
- * index answers it.
- */
-export function noSeriesAcross(db: Db, userId: string, window: TimeWindow) {
-  return db`not exists (
-    select from events s
-    where s.user_id = ${userId} and s.recurrence is not null
-      and s.end_time > ${instant(db, window.start)} and s.start_time < ${instant(db, window.end)})`;
-}
-
 /** Writes one events row of any kind: an insert, or a full replacement of the row `rowId`. */
 export async function writeRow(
   db: Db,

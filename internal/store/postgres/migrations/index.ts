@@ -11,6 +11,7 @@ import { migration0005 } from "./0005_feed_secrets.js";
 import { migration0006 } from "./0006_sync_occurrences.js";
 import { migration0007 } from "./0007_reminders.js";
 import { migration0008 } from "./0008_sync_series_resets.js";
+import { migration0009 } from "./0009_fast_write_lock.js";
 
 export const migrations: readonly Migration[] = [
   migration0001,
@@ -21,4 +22,5 @@ export const migrations: readonly Migration[] = [
   migration0006,
   migration0007,
   migration0008,
+  migration0009,
 ];

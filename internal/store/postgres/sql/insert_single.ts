@@ -1,7 +1,8 @@
 // CreateEvent's fast path for a single event: one INSERT that lets the
 // database decide what the store used to read first.
 //
-//   insert ... select <row> where <no series of the user spans the event>
+//   insert ... select <row>
+//   where <the user's lock taken, and no series of the user spans the event>
 //   on conflict do nothing returning <the row>
 //
 // ON CONFLICT DO NOTHING without a target covers the primary key (the id is
@@ -10,15 +11,19 @@
 // sees (issue 13). A row back means created; no row means one of those three,
 // and the store then takes the full path (postgres_store.ts), which tells
 // them apart: the same event again, AlreadyExists, or Overlap naming the
-// event. Sent in one round trip after the user's lock (lock_user.ts), by
-// inPipelinedTransaction: measured in docs/BENCHMARKS.md (issue 17), the
-// full path's seven round trips (begin, lock, existing id, singles, series,
-// insert, commit) bounded CreateEvent at concurrency 64.
+// event. The lock is taken inside the statement, and the series check reads
+// after it (lock_user.ts), so the INSERT is the whole write: one statement
+// in no transaction of its own (writeOnce in call_deadline.ts). Measured in
+// docs/BENCHMARKS.md (issue 17): the full path's seven round trips bounded
+// CreateEvent at concurrency 64; then one round trip of five statements
+// (begin, timeout, lock, insert, commit) left PostgreSQL at 1.5 times the
+// CPU of a plain INSERT per create, and this one statement at about 1.2.
 import type { EventFields } from "../../../domain/event.js";
 import { eventEnd } from "../../../domain/event.js";
 import type { Db } from "../db.js";
 import { type EventRow, eventColumns } from "../rows.js";
-import { noSeriesAcross, type RowMeta, rowColumns, rowValues } from "../series.js";
+import { type RowMeta, rowColumns, rowValues } from "../series.js";
+import { lockedWithNoSeriesAcross } from "./lock_user.js";
 
 export function insertSingle(
   db: Db,
@@ -26,12 +31,13 @@ export function insertSingle(
   id: string,
   fields: EventFields,
   meta: RowMeta,
+  budgetMs: number,
 ) {
   const window = { start: fields.start, end: eventEnd(fields) };
   return db<EventRow[]>`
     insert into events as e (${rowColumns(db)})
     select ${rowValues(db, userId, id, fields, meta)}
-    where ${noSeriesAcross(db, userId, window)}
+    where ${lockedWithNoSeriesAcross(db, userId, window, budgetMs)}
     on conflict do nothing
     returning ${eventColumns(db)}`;
 }

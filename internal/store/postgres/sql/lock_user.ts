@@ -5,33 +5,40 @@
 // which is how concurrent inserts under an exclusion constraint deadlock.
 // Writes of different users do not contend.
 //
-// A statement of its own, never a CTE of the write it guards: a statement's
-// snapshot is taken before it runs, so a check in the statement that waited
-// for the lock would not see what the lock's previous holder committed
-// meanwhile (a series it created, say). The next statement's snapshot does.
-import type { PendingQuery, Row } from "postgres";
+// A check that must see what the lock's previous holder committed runs
+// after the lock is granted, with a snapshot taken then: in a statement of
+// its own after lockUser (the full path), or inside
+// lock_user_then_no_series_across (the fast writes), never in a CTE or
+// subquery of the statement that waited, whose snapshot predates the wait.
+import type { TimeWindow } from "../../../domain/event.js";
 import type { Db } from "../db.js";
+import { instant } from "../rows.js";
 
 // First key of the two-key advisory lock space, reserved for per-user write
 // locks (the migration runner uses the one-key space, which is disjoint).
 const USER_WRITE_LOCK = 0x63616c; // "cal"
 
+/** Takes the user's write lock, until the transaction ends. */
 export function lockUser(db: Db, userId: string) {
   return db`select pg_advisory_xact_lock(${USER_WRITE_LOCK}::int4, hashtext(${userId}))`;
 }
 
 /**
- * `write` sent right after the user's lock, both without waiting (see
- * inPipelinedTransaction): the first failure is the one reported, as the
- * answers arrive in order.
+ * A condition for a fast write's WHERE (migrations/0009_fast_write_lock.ts):
+ * takes the user's write lock (until the statement's transaction ends),
+ * refuses with query_canceled once
+ * `budgetMs` from the statement's start has passed, then holds when no
+ * series of the user spans `window`. Then a single event there can only meet
+ * other single events and moved occurrences, which events_no_overlap guards,
+ * and the write may let the constraint decide.
  */
-export function afterUserLock<R extends readonly Row[]>(
-  tx: Db,
+export function lockedWithNoSeriesAcross(
+  db: Db,
   userId: string,
-  write: PendingQuery<R>,
-): Promise<R> {
-  // execute() starts each now, in this order (then() would start them later).
-  const locked = lockUser(tx, userId).execute();
-  const written = write.execute();
-  return Promise.all([locked, written]).then(([, rows]) => rows);
+  window: TimeWindow,
+  budgetMs: number,
+) {
+  return db`lock_user_then_no_series_across(
+    ${USER_WRITE_LOCK}::int4, ${userId}::text,
+    ${instant(db, window.start)}, ${instant(db, window.end)}, ${budgetMs}::int4)`;
 }
