@@ -288,9 +288,8 @@ function pgCalls(sql: Sql, { events, deletable }: Targets): Calls {
         updatedAt: now,
         notifyAt: notifyAt(fields) ?? null,
       };
-      const deadline = storeDeadline();
-      return inOneStatement(sql, deadline, (db) =>
-        insertSingle(db, userId, randomUUID(), fields, meta, deadline.leftMs()),
+      return inOneStatement(sql, storeDeadline(), (db) =>
+        insertSingle(db, userId, randomUUID(), fields, meta),
       );
     },
     UpdateEvent: (seq) => {
@@ -303,9 +302,8 @@ function pgCalls(sql: Sql, { events, deletable }: Targets): Calls {
         notifyBeforeMs: HOUR / 6,
       };
       const meta = { updatedAt: new Date(), notifyAt: notifyAt(fields) ?? null };
-      const deadline = storeDeadline();
-      return inOneStatement(sql, deadline, (db) =>
-        updateSingle(db, e.userId, e.id, fields, undefined, meta, deadline.leftMs()),
+      return inOneStatement(sql, storeDeadline(), (db) =>
+        updateSingle(db, e.userId, e.id, fields, undefined, meta),
       );
     },
     DeleteEvent: (seq) => {

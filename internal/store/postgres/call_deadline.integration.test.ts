@@ -12,11 +12,8 @@ import { silentLogger } from "../../log/logger.js";
 import { StoreUnavailableError } from "../store.js";
 import { CallDeadline, inPipelinedTransaction, inReadTransaction } from "./call_deadline.js";
 import { serverPoolOptions, statementPoolOptions } from "./connect.js";
-import { hasSqlState, SqlState } from "./errors.js";
 import { runMigrations } from "./migrate.js";
 import { PostgresEventStore } from "./postgres_store.js";
-import { insertSingle } from "./sql/insert_single.js";
-import { lockUser } from "./sql/lock_user.js";
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error("DATABASE_URL is not set (see the first lines of this file)");
@@ -233,36 +230,6 @@ describe("a store call past its deadline", () => {
       assert.deepEqual(await store.getEvent(user, id), created);
     });
   }
-});
-
-describe("a one-statement write whose user's lock comes after its budget", () => {
-  it("is refused with query_canceled and writes nothing, even if nobody cancels it", async () => {
-    // The statement's own clock check (lock_user_then_no_series_across), on
-    // a pool whose statement_timeout is far past the budget: the guard
-    // that holds when the caller's cancel cannot reach the server.
-    const statements = pool(`cal_test_deadline_budget_${process.pid}`, 1, 10_000);
-    const user = `user-${randomUUID()}`;
-    const id = randomUUID();
-    const fields = event("2026-07-05T09:00:00Z");
-    const now = new Date();
-    const meta = { version: 1, createdAt: now, updatedAt: now, notifyAt: null };
-    let write: Promise<unknown> | undefined;
-    await pool(`cal_test_holder_${process.pid}`, 1).begin(async (tx) => {
-      await lockUser(tx, user);
-      write = insertSingle(statements, user, id, fields, meta, 200).execute();
-      write.catch(() => {}); // awaited below, once the lock is released
-      await new Promise((resolve) => setTimeout(resolve, 400));
-    });
-    await assert.rejects(write as Promise<unknown>, (error: unknown) => {
-      assert.ok(hasSqlState(error, SqlState.queryCanceled), String(error));
-      return true;
-    });
-    const [row] = await statements`select count(*)::int as n from events where id = ${id}`;
-    assert.equal(row?.n, 0);
-    // Within its budget, the same statement writes.
-    const [written] = await insertSingle(statements, user, id, fields, meta, 3_000);
-    assert.equal(written?.id, id);
-  });
 });
 
 describe("a read sent in one round trip", () => {

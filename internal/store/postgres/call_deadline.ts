@@ -6,15 +6,14 @@
 //
 // Most calls are one statement (writeOnce, readOnce): a read, or a single
 // event's create, update or delete, which takes the user's lock inside the
-// statement (sql/lock_user.ts). They run on a pool of their own whose
-// connections carry the call timeout as statement_timeout, with no
-// transaction around them (inOneStatement): at the deadline the caller
-// cancels the statement (or drops it, still queued in the pool), which ends
-// it within milliseconds while the server answers; if the server cannot be
-// reached, the statement_timeout ends it. A write also checks the clock
-// once it has the user's lock, and refuses to go on past the budget it was
-// sent with. A statement outside a transaction commits as it ends, so
-// nothing is left open behind it. Measured (docs/BENCHMARKS.md, issue 17):
+// statement if it is free (sql/lock_user.ts; if not, the write takes the
+// full path below). They run on a pool of their own whose connections
+// carry the call timeout as statement_timeout, with no transaction around
+// them (inOneStatement): at the deadline the caller cancels the statement
+// (or drops it, still queued in the pool), which ends it within
+// milliseconds while the server answers; if the server cannot be reached,
+// the statement_timeout ends it. A statement outside a transaction commits
+// as it ends, so nothing is left open behind it. Measured (docs/BENCHMARKS.md, issue 17):
 // a read that was a read-only transaction of four statements costs the
 // store about half the CPU as one; a create that was a transaction of five
 // (begin, timeout, lock, insert, commit) costs PostgreSQL about a quarter
@@ -99,19 +98,14 @@ export class CallDeadline {
     }
   }
 
-  /** The whole milliseconds left (at least 1); throws DeadlineExpiredError once none are. */
-  leftMs(): number {
-    this.throwIfExpired();
-    return Math.max(1, Math.ceil(this.#endsAt - performance.now()));
-  }
-
   /**
    * Limits the next statement sent on `tx` (a transaction) to the time left:
    * a setting sent ahead of it on the same connection, without waiting for
    * its answer. Call it right before each statement.
    */
   limit(tx: Db): void {
-    const leftMs = String(this.leftMs());
+    this.throwIfExpired();
+    const leftMs = String(Math.max(1, Math.ceil(this.#endsAt - performance.now())));
     const idleMs = this.#endIdleTransactions ? leftMs : "0";
     tx`select
         set_config('statement_timeout', ${leftMs}, true),
@@ -266,8 +260,9 @@ export function readOnce<R>(
  * One write of a call that is a single statement (sql/insert_single.ts and
  * its siblings): as one statement on `statements` when there is that pool,
  * else in a transaction of one round trip on `sql` (the embedded database).
- * A statement that takes the user's lock checks the deadline itself once it
- * has it (lock_user.ts), with the budget `write` reads from the deadline.
+ * Such a statement must not wait for a lock that may be held for long (the
+ * user's: lock_user.ts): postgres.js sends other calls' statements on the
+ * same connection behind it.
  */
 export function writeOnce<R>(
   pools: StorePools,

@@ -10,12 +10,13 @@ import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import postgres, { type Sql } from "postgres";
-import type { EventFields } from "../../domain/event.js";
+import { type EventFields, notifyAt } from "../../domain/event.js";
 import { occurrenceId } from "../../domain/recurrence.js";
 import { silentLogger } from "../../log/logger.js";
 import { runMigrations } from "./migrate.js";
 import { DEFAULT_CALL_TIMEOUT_MS, PostgresEventStore } from "./postgres_store.js";
-import { lockUser } from "./sql/lock_user.js";
+import { insertSingle } from "./sql/insert_single.js";
+import { lockedWithNoSeriesAcross, lockUser } from "./sql/lock_user.js";
 import { RoundTripProxy } from "./testing/round_trip_proxy.js";
 import { schemaPool } from "./testing/schema_pool.js";
 
@@ -277,3 +278,58 @@ for (const way of WAYS) {
     });
   });
 }
+
+describe("the fast writes' lock (sql/lock_user.ts)", () => {
+  it("never waits for the user's lock: a fast write finds it taken, writes nothing, answers at once", async () => {
+    const owner = user();
+    const id = randomUUID();
+    const statements = pool(1, url as string, DEFAULT_CALL_TIMEOUT_MS);
+    const fields = event("2026-09-16T09:00:00Z");
+    const now = new Date();
+    const meta = {
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      notifyAt: notifyAt(fields) ?? null,
+    };
+    let tookMs = Number.NaN;
+    let written: readonly unknown[] = [];
+    await pool(1).begin(async (tx) => {
+      await lockUser(tx, owner);
+      const started = performance.now();
+      written = await insertSingle(statements, owner, id, fields, meta);
+      tookMs = performance.now() - started;
+    });
+    assert.deepEqual([...written], []);
+    assert.ok(tookMs < 1_000, `answered in ${tookMs} ms`);
+    // Once the lock is free, the same statement writes.
+    const [row] = await insertSingle(statements, owner, id, fields, meta);
+    assert.equal(row?.id, id);
+  });
+
+  it("checks for series with a snapshot taken once it has the lock, not the statement's", async () => {
+    // The statement's snapshot is taken before the series commits (during
+    // the sleep that comes first in its select list); the check must see
+    // the series all the same, as a check in the statement itself would not.
+    const owner = user();
+    const statements = pool(1, url as string, DEFAULT_CALL_TIMEOUT_MS);
+    const window = {
+      start: new Date("2026-09-14T09:00:00Z"),
+      end: new Date("2026-09-14T10:00:00Z"),
+    };
+    const checked = statements<{ free: boolean }[]>`
+      select pg_sleep(0.5)::text as slept, ${lockedWithNoSeriesAcross(statements, owner, window)} as free,
+             exists (select from events where user_id = ${owner}) as "seenByStatement"`.execute();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await pool(1)`
+      insert into events (user_id, id, title, start_time, end_time, created_at, updated_at,
+                          version, recurrence, time_zone, duration_ms)
+      values (${owner}, ${randomUUID()}, 'weekly', '2026-09-07T09:00:00Z', 'infinity', now(), now(),
+              1, ${["RRULE:FREQ=WEEKLY"]}::text[], 'UTC', ${HOUR}::int8)`;
+    const [row] = await checked;
+    assert.deepEqual(
+      { ...row, slept: undefined },
+      { slept: undefined, free: false, seenByStatement: false },
+    );
+  });
+});

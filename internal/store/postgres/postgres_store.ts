@@ -226,9 +226,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     const now = this.#clock();
     const meta = { version: 1, createdAt: now, updatedAt: now, notifyAt: notifyAtOf(fields, now) };
     const rows = await fastOrFullPath(
-      this.#writeOnce(deadline, (db) =>
-        insertSingle(db, userId, id, fields, meta, deadline.leftMs()),
-      ),
+      this.#writeOnce(deadline, (db) => insertSingle(db, userId, id, fields, meta)),
     );
     return rows?.[0] && toEvent(rows[0]);
   }
@@ -248,7 +246,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     const meta = { updatedAt: now, notifyAt: notifyAtOf(fields, now) };
     const rows = await fastOrFullPath(
       this.#writeOnce(deadline, (db) =>
-        updateSingle(db, userId, id, fields, expectedVersion, meta, deadline.leftMs()),
+        updateSingle(db, userId, id, fields, expectedVersion, meta),
       ),
     );
     return rows?.[0] && toEvent(rows[0]);

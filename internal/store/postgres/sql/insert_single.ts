@@ -2,7 +2,8 @@
 // database decide what the store used to read first.
 //
 //   insert ... select <row>
-//   where <the user's lock taken, and no series of the user spans the event>
+//   where <the user's lock was free and is taken, and no series of the
+//          user spans the event>
 //   on conflict do nothing returning <the row>
 //
 // ON CONFLICT DO NOTHING without a target covers the primary key (the id is
@@ -31,13 +32,12 @@ export function insertSingle(
   id: string,
   fields: EventFields,
   meta: RowMeta,
-  budgetMs: number,
 ) {
   const window = { start: fields.start, end: eventEnd(fields) };
   return db<EventRow[]>`
     insert into events as e (${rowColumns(db)})
     select ${rowValues(db, userId, id, fields, meta)}
-    where ${lockedWithNoSeriesAcross(db, userId, window, budgetMs)}
+    where ${lockedWithNoSeriesAcross(db, userId, window)}
     on conflict do nothing
     returning ${eventColumns(db)}`;
 }

@@ -8,8 +8,8 @@
 // A check that must see what the lock's previous holder committed runs
 // after the lock is granted, with a snapshot taken then: in a statement of
 // its own after lockUser (the full path), or inside
-// lock_user_then_no_series_across (the fast writes), never in a CTE or
-// subquery of the statement that waited, whose snapshot predates the wait.
+// try_lock_user_then_no_series_across (the fast writes), never in a CTE or
+// subquery of the statement that took the lock, whose snapshot is older.
 import type { TimeWindow } from "../../../domain/event.js";
 import type { Db } from "../db.js";
 import { instant } from "../rows.js";
@@ -25,20 +25,14 @@ export function lockUser(db: Db, userId: string) {
 
 /**
  * A condition for a fast write's WHERE (migrations/0009_fast_write_lock.ts):
- * takes the user's write lock (until the statement's transaction ends),
- * refuses with query_canceled once
- * `budgetMs` from the statement's start has passed, then holds when no
- * series of the user spans `window`. Then a single event there can only meet
- * other single events and moved occurrences, which events_no_overlap guards,
- * and the write may let the constraint decide.
+ * holds when the user's write lock was free, and is now held until the
+ * statement's transaction ends, and no series of the user spans `window`.
+ * Then a single event there can only meet other single events and moved
+ * occurrences, which events_no_overlap guards, and the write may let the
+ * constraint decide. It never waits for the lock: a write that finds it
+ * taken writes nothing and takes the full path, which waits.
  */
-export function lockedWithNoSeriesAcross(
-  db: Db,
-  userId: string,
-  window: TimeWindow,
-  budgetMs: number,
-) {
-  return db`lock_user_then_no_series_across(
-    ${USER_WRITE_LOCK}::int4, ${userId}::text,
-    ${instant(db, window.start)}, ${instant(db, window.end)}, ${budgetMs}::int4)`;
+export function lockedWithNoSeriesAcross(db: Db, userId: string, window: TimeWindow) {
+  return db`try_lock_user_then_no_series_across(
+    ${USER_WRITE_LOCK}::int4, ${userId}::text, ${instant(db, window.start)}, ${instant(db, window.end)})`;
 }

@@ -28,7 +28,6 @@ export function updateSingle(
   fields: EventFields,
   expectedVersion: number | undefined,
   meta: Omit<RowMeta, "version" | "createdAt">,
-  budgetMs: number,
 ) {
   const window = { start: fields.start, end: eventEnd(fields) };
   // version and created_at of the new row are not written: the stored
@@ -41,7 +40,7 @@ export function updateSingle(
       where e.user_id = ${userId} and e.id = ${id}
         and e.recurrence is null and e.recurring_event_id is null
         and (${expectedVersion ?? null}::int4 is null or e.version = ${expectedVersion ?? null}::int4)
-        and ${lockedWithNoSeriesAcross(db, userId, window, budgetMs)}
+        and ${lockedWithNoSeriesAcross(db, userId, window)}
       returning e.*)
     select ${eventColumns(db)} from updated`;
 }
