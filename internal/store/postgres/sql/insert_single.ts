@@ -16,9 +16,10 @@
 // after it (lock_user.ts), so the INSERT is the whole write: one statement
 // in no transaction of its own (writeOnce in call_deadline.ts). Measured in
 // docs/BENCHMARKS.md (issue 17): the full path's seven round trips bounded
-// CreateEvent at concurrency 64; then one round trip of five statements
-// (begin, timeout, lock, insert, commit) left PostgreSQL at 1.5 times the
-// CPU of a plain INSERT per create, and this one statement at about 1.2.
+// CreateEvent at concurrency 64; one round trip of five statements (begin,
+// timeout, lock, insert, commit) came next; this one statement costs
+// PostgreSQL about a quarter less CPU than those five, and this process
+// about 0.6 of theirs (bench/store_path_probe.ts).
 import type { EventFields } from "../../../domain/event.js";
 import { eventEnd } from "../../../domain/event.js";
 import type { Db } from "../db.js";
