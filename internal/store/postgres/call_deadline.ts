@@ -16,8 +16,8 @@
 // as it ends, so nothing is left open behind it. Measured (docs/BENCHMARKS.md, issue 17):
 // a read that was a read-only transaction of four statements costs the
 // store about half the CPU as one; a create that was a transaction of five
-// (begin, timeout, lock, insert, commit) costs PostgreSQL about a quarter
-// less CPU as one, and this process about 0.6 of it
+// (begin, timeout, lock, insert, commit) costs PostgreSQL a fifth to a
+// quarter less CPU as one, and this process 0.55-0.65 of it
 // (bench/store_path_probe.ts).
 //
 // The rest (series, occurrences, and the full paths that read before they

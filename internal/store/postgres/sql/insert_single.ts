@@ -18,8 +18,8 @@
 // docs/BENCHMARKS.md (issue 17): the full path's seven round trips bounded
 // CreateEvent at concurrency 64; one round trip of five statements (begin,
 // timeout, lock, insert, commit) came next; this one statement costs
-// PostgreSQL about a quarter less CPU than those five, and this process
-// about 0.6 of theirs (bench/store_path_probe.ts).
+// PostgreSQL a fifth to a quarter less CPU than a transaction around it,
+// and this process 0.55-0.65 of it (bench/store_path_probe.ts).
 import type { EventFields } from "../../../domain/event.js";
 import { eventEnd } from "../../../domain/event.js";
 import type { Db } from "../db.js";
