@@ -13,12 +13,12 @@
 // (or drops it, still queued in the pool), which ends it within
 // milliseconds while the server answers; if the server cannot be reached,
 // the statement_timeout ends it. A statement outside a transaction commits
-// as it ends, so nothing is left open behind it. Measured (docs/BENCHMARKS.md, issue 17):
-// a read that was a read-only transaction of four statements costs the
-// store about half the CPU as one; a create that was a transaction of five
-// (begin, timeout, lock, insert, commit) costs PostgreSQL a fifth to a
-// quarter less CPU as one, and this process 0.55-0.65 of it
-// (bench/store_path_probe.ts).
+// as it ends, so nothing is left open behind it. Measured as one statement
+// (docs/BENCHMARKS.md, issue 17; bench/store_path_probe.ts): a read costs
+// the store about half the CPU of the read-only transaction of four
+// statements it was; a create costs PostgreSQL a fifth to a quarter less
+// CPU than the same statement in a transaction (begin, timeout, it,
+// commit; it was five, with the lock apart), and this process 0.55-0.65.
 //
 // The rest (series, occurrences, and the full paths that read before they
 // write) run in a transaction (inTransaction), where every statement has

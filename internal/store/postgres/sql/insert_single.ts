@@ -18,8 +18,8 @@
 // docs/BENCHMARKS.md (issue 17): the full path's seven round trips bounded
 // CreateEvent at concurrency 64; one round trip of five statements (begin,
 // timeout, lock, insert, commit) came next; this one statement costs
-// PostgreSQL a fifth to a quarter less CPU than a transaction around it,
-// and this process 0.55-0.65 of it (bench/store_path_probe.ts).
+// PostgreSQL a fifth to a quarter less CPU than the same statement in a
+// transaction, and this process 0.55-0.65 (bench/store_path_probe.ts).
 import type { EventFields } from "../../../domain/event.js";
 import { eventEnd } from "../../../domain/event.js";
 import type { Db } from "../db.js";
