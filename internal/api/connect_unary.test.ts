@@ -15,26 +15,21 @@ import {
   type UniversalHandlerOptions,
 } from "@connectrpc/connect/protocol";
 import { createHandlerFactory as connectHandlerFactory } from "@connectrpc/connect/protocol-connect";
-import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { createConnectUnaryHandler } from "./connect_unary.js";
 import {
   answer,
   binary,
   GET_EVENT_WITHOUT_SIDE_EFFECTS,
   getEvent,
+  handlerOptions,
   request,
   type Sent,
-  stamp,
 } from "./testing/unary_cases.js";
 import type { UnaryImplSpec } from "./unary_call.js";
 
 function handlers(options: Partial<UniversalHandlerOptions> = {}) {
   const spec = createMethodImplSpec(GET_EVENT_WITHOUT_SIDE_EFFECTS, getEvent) as MethodImplSpec;
-  const opt = {
-    acceptCompression: [compressionGzip, compressionBrotli],
-    interceptors: [stamp],
-    ...options,
-  };
+  const opt = handlerOptions(options);
   const direct = createConnectUnaryHandler(spec as UnaryImplSpec, opt);
   assert.ok(direct);
   return { connect: createUniversalMethodHandler(spec, [connectHandlerFactory(opt)]), direct };

@@ -15,7 +15,6 @@ import {
   type UniversalHandlerOptions,
 } from "@connectrpc/connect/protocol";
 import { createHandlerFactory as grpcHandlerFactory } from "@connectrpc/connect/protocol-grpc";
-import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import {
   GetEventRequestSchema,
   GetEventResponseSchema,
@@ -27,18 +26,14 @@ import {
   envelope,
   GET_EVENT,
   getEvent,
+  handlerOptions,
   request,
   type Sent,
-  stamp,
 } from "./testing/unary_cases.js";
 
 function handlers(options: Partial<UniversalHandlerOptions> = {}) {
   const spec = createMethodImplSpec(GET_EVENT, getEvent) as MethodImplSpec;
-  const opt = {
-    acceptCompression: [compressionGzip, compressionBrotli],
-    interceptors: [stamp],
-    ...options,
-  };
+  const opt = handlerOptions(options);
   assert.equal(spec.kind, "unary");
   return {
     connect: createUniversalMethodHandler(spec, [grpcHandlerFactory(opt)]),

@@ -11,7 +11,12 @@ import {
   type HandlerContext,
   type Interceptor,
 } from "@connectrpc/connect";
-import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type {
+  UniversalHandlerOptions,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { CalendarService, GetEventRequestSchema } from "../../../gen/calendar/v1/calendar_pb.js";
 
 export const GET_EVENT = CalendarService.method.getEvent;
@@ -63,6 +68,20 @@ export const stamp: Interceptor = (next) => async (req) => {
   res.header.set("x-intercepted", "yes");
   return res;
 };
+
+/**
+ * The options both handlers of a differential test get: both compressions,
+ * the stamp interceptor, and what the case sets.
+ */
+export function handlerOptions(
+  options: Partial<UniversalHandlerOptions> = {},
+): Partial<UniversalHandlerOptions> {
+  return {
+    acceptCompression: [compressionGzip, compressionBrotli],
+    interceptors: [stamp],
+    ...options,
+  };
+}
 
 export const binary = (id: string) =>
   toBinary(GetEventRequestSchema, create(GetEventRequestSchema, { id }));

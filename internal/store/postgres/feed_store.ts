@@ -27,7 +27,6 @@ interface FeedRow {
 }
 
 export class PostgresFeedStore implements FeedStore {
-  readonly #sql: Sql;
   readonly #pools: StorePools;
   readonly #callTimeoutMs: number;
   readonly #endIdleTransactions: boolean;
@@ -42,7 +41,6 @@ export class PostgresFeedStore implements FeedStore {
       statements?: Sql;
     } = {},
   ) {
-    this.#sql = sql;
     this.#pools = { sql, statements: options.statements };
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.#endIdleTransactions = options.endIdleTransactions ?? true;
@@ -59,7 +57,7 @@ export class PostgresFeedStore implements FeedStore {
 
   storedFeedKey(): Promise<Buffer> {
     return this.#call("read feed key", (deadline) =>
-      inTransaction(this.#sql, deadline, async (tx) => {
+      inTransaction(this.#pools.sql, deadline, async (tx) => {
         // Two replicas starting together both insert; the loser's row is
         // dropped by "on conflict" and it reads the winner's.
         deadline.limit(tx);
@@ -93,7 +91,7 @@ export class PostgresFeedStore implements FeedStore {
     replace: boolean,
   ): Promise<FeedRecord> {
     return this.#call("store feed secret", (deadline) =>
-      inTransaction(this.#sql, deadline, async (tx) => {
+      inTransaction(this.#pools.sql, deadline, async (tx) => {
         const at = instant(tx, now);
         deadline.limit(tx);
         const [row] = replace
@@ -135,7 +133,7 @@ export class PostgresFeedStore implements FeedStore {
 
   noteServedFeed(userId: string, etag: string, now: Date): Promise<Date> {
     return this.#call("note served feed", (deadline) =>
-      inTransaction(this.#sql, deadline, async (tx) => {
+      inTransaction(this.#pools.sql, deadline, async (tx) => {
         // Writes only when the feed changed, so a calendar app polling an
         // unchanged feed costs no write.
         deadline.limit(tx);

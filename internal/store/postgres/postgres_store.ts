@@ -106,7 +106,6 @@ const MAX_ATTEMPTS = 4;
  * reminder_store.ts (PostgresReminderStore) and is delegated to.
  */
 export class PostgresEventStore implements EventStore, ReminderStore, SyncStore, TombstoneStore {
-  readonly #sql: Sql;
   readonly #pools: StorePools;
   readonly #clock: Clock;
   readonly #reminders: PostgresReminderStore;
@@ -128,7 +127,6 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
       statements?: Sql;
     } = {},
   ) {
-    this.#sql = sql;
     this.#pools = { sql, statements: options.statements };
     this.#clock = options.clock ?? systemClock;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
@@ -179,7 +177,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
         if (created) return ok(created);
       }
       return retryOnLostRace(() =>
-        inTransaction(this.#sql, deadline, async (tx): Promise<Created> => {
+        inTransaction(this.#pools.sql, deadline, async (tx): Promise<Created> => {
           const limit = () => deadline.limit(tx);
           await lockedUser(tx, deadline, userId);
           limit();
@@ -275,7 +273,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
       }
       for (let attempt = 1; ; attempt++) {
         try {
-          return await inTransaction(this.#sql, deadline, async (tx): Promise<Outcome> => {
+          return await inTransaction(this.#pools.sql, deadline, async (tx): Promise<Outcome> => {
             const limit = () => deadline.limit(tx);
             await lockedUser(tx, deadline, userId);
             const found = await locate(tx, userId, id, true, limit);
@@ -315,7 +313,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
             // The update would overlap an event written by a writer that
             // skipped our lock. The transaction is aborted, so look the
             // conflict up afresh on the pool.
-            const [conflicting] = await inReadTransaction(this.#sql, deadline, (db) =>
+            const [conflicting] = await inReadTransaction(this.#pools.sql, deadline, (db) =>
               conflictsWith(db, userId, fields, id),
             );
             const conflictingId = conflicting?.id;
@@ -494,7 +492,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
     }
     // An occurrence: cancelled by an exception row that keeps the rule from generating it.
     return this.#call("cancel occurrence", (deadline) =>
-      inTransaction(this.#sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
+      inTransaction(this.#pools.sql, deadline, async (tx): Promise<Result<void, NotFound>> => {
         const limit = () => deadline.limit(tx);
         await lockedUser(tx, deadline, userId);
         const found = await locate(tx, userId, id, true, limit);
@@ -589,7 +587,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
   purgeTombstones(cutoff: Date, limit: number): Promise<number> {
     // The scheduler's side: no deadline, like deleteEventsEndedBefore.
     return unlessUnavailable("purge tombstones", () =>
-      sync.purgeTombstones(this.#sql, cutoff, limit),
+      sync.purgeTombstones(this.#pools.sql, cutoff, limit),
     );
   }
 
@@ -612,7 +610,7 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
       { endIdleTransactions: this.#endIdleTransactions },
       async () => {
         try {
-          await this.#sql`select 1`;
+          await this.#pools.sql`select 1`;
         } catch (error) {
           throw new StoreUnavailableError(`database ping failed: ${errorMessage(error)}`, {
             cause: error,
@@ -624,7 +622,10 @@ export class PostgresEventStore implements EventStore, ReminderStore, SyncStore,
 
   async close(): Promise<void> {
     // Queries already sent may finish; after 5 s the connections are cut.
-    await Promise.all([this.#sql.end({ timeout: 5 }), this.#pools.statements?.end({ timeout: 5 })]);
+    await Promise.all([
+      this.#pools.sql.end({ timeout: 5 }),
+      this.#pools.statements?.end({ timeout: 5 }),
+    ]);
   }
 }
 
